@@ -1,0 +1,43 @@
+# The built-in long-tailed multi-label demo dataset (mmml_ext.LongTailedShapes):
+# 20 classes, 800 long-tailed training images, balanced val / test splits of
+# 200, 64 px, rendered from the seed on the fly (no download, no files).
+dataset_type = 'LongTailedShapes'
+data_preprocessor = dict(
+    num_classes=20,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    # the dataset renders BGR images, like OpenMMLab's image loading
+    to_rgb=True,
+)
+
+train_pipeline = [
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [dict(type='PackInputs')]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=1,
+    dataset=dict(type=dataset_type, split='train', pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=1,
+    dataset=dict(type=dataset_type, split='val', pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+test_dataloader = dict(
+    batch_size=64,
+    num_workers=1,
+    dataset=dict(type=dataset_type, split='test', pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+
+val_evaluator = [
+    dict(type='AveragePrecision'),
+    dict(type='MultiLabelMetric', average='macro'),
+    dict(type='MultiLabelMetric', average='micro'),
+]
+test_evaluator = val_evaluator

@@ -1,0 +1,78 @@
+"""Command-line plumbing shared by ``tools/train.py`` and ``tools/test.py``.
+
+The flags follow mmpretrain's tools; what the two tools have in common (work
+dir, launcher, dataloader defaults, ``--cfg-options``) lives here once, and the
+Runner is built in one place, after the CPU-distributed setup.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .distributed import setup_distributed
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    parser.add_argument('--work-dir', help='the directory for logs, checkpoints and results '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs merged into it; '
+        'a list is written key="[a,b]" or key=a,b, with no white space')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read ``args.config`` and apply the shared flags to it."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True,
+                            persistent_workers: Optional[bool] = None) -> None:
+    """Fill the dataloaders' defaults as mmpretrain's tools do.
+
+    ``pin_memory`` only helps when batches go to a GPU, so it is turned on only
+    when CUDA is available. ``persistent_workers`` is set only where a
+    dataloader has workers.
+    """
+    for field in fields:
+        if cfg.get(field) is None:
+            continue
+        loader = ConfigDict(collate_fn=dict(type='default_collate'))
+        loader.update(cfg[field])
+        loader.setdefault('pin_memory', pin_memory and torch.cuda.is_available())
+        if not pin_memory:
+            loader.pin_memory = False
+        if persistent_workers is not None and loader.get('num_workers', 0) > 0:
+            loader.setdefault('persistent_workers', persistent_workers)
+            if not persistent_workers:
+                loader.persistent_workers = False
+        cfg[field] = loader
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Set up the distributed environment (gloo on CPU), then build the Runner."""
+    setup_distributed(cfg)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

@@ -1,0 +1,180 @@
+"""End to end through the tools: train, test, resume, distributed on CPU, hostile checkpoints.
+
+One short demo training (1 epoch on a subset) is shared by the module; each test
+then runs a tool on its output in a subprocess, as a user would.
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import mmml_ext  # noqa: F401  (the checkpoint allowlist, for torch.load below)
+
+from cli_helpers import DEMO_BCE, free_port, run_cmd, run_tool
+
+# Small but real: 96 training images (3 iterations), 101 test images, an odd
+# number so that 2 processes pad their shares and the padding must be dropped.
+SMALL = [
+    'train_dataloader.dataset.indices=96',
+    'val_dataloader.dataset.indices=32',
+    'test_dataloader.dataset.indices=101',
+    'train_dataloader.num_workers=0',
+    'val_dataloader.num_workers=0',
+    'test_dataloader.num_workers=0',
+    'default_hooks.logger.interval=1',
+]
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory) -> Path:
+    """Work dir of a 1-epoch demo training (its checkpoint: epoch_1.pth)."""
+    work_dir = tmp_path_factory.mktemp('train')
+    run_tool('train.py', DEMO_BCE, '--work-dir', work_dir, '--cfg-options',
+             'train_cfg.max_epochs=1', *SMALL)
+    return work_dir
+
+
+@pytest.fixture(scope='module')
+def single_process_metrics(trained, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp('test1') / 'metrics.json'
+    proc = run_tool('test.py', DEMO_BCE, trained / 'epoch_1.pth', '--work-dir', out.parent,
+                    '--out', out, '--out-item', 'metrics', '--cfg-options', *SMALL)
+    assert 'multi-label/mAP' in proc.stdout  # the printed table
+    return read_json(out)
+
+
+def test_training_writes_a_checkpoint_with_its_state(trained):
+    assert (trained / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+    ckpt = torch.load(trained / 'epoch_1.pth', map_location='cpu')  # weights_only by default
+    assert ckpt['meta']['epoch'] == 1 and ckpt['meta']['iter'] == 3
+    assert ckpt['meta']['dataset_meta']['train_class_counts'][0] == 400
+
+
+def test_test_tool_reports_metrics(single_process_metrics):
+    metrics = single_process_metrics
+    assert set(metrics) >= {'multi-label/mAP', 'multi-label/f1-score'}
+    assert all(0 <= value <= 100 for value in metrics.values())
+
+
+def test_two_cpu_processes_give_the_same_metrics(trained, single_process_metrics, tmp_path):
+    out = tmp_path / 'metrics.json'
+    proc = run_tool('dist_test.sh', DEMO_BCE, trained / 'epoch_1.pth', 2, '--work-dir', tmp_path,
+                    '--out', out, '--out-item', 'metrics', '--cfg-options', *SMALL,
+                    env=dict(PORT=str(free_port())))
+    assert "backend='gloo'" in proc.stdout + proc.stderr
+    assert read_json(out) == single_process_metrics
+
+
+def test_resume_continues_from_the_checkpoint(trained, tmp_path):
+    proc = run_tool('train.py', DEMO_BCE, '--work-dir', tmp_path, '--resume',
+                    trained / 'epoch_1.pth', '--cfg-options', 'train_cfg.max_epochs=2', *SMALL)
+    log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 1, iter: 3' in log
+    assert 'Epoch(train) [1]' not in log and 'Epoch(train) [2][3/3]' in log
+    ckpt = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu')
+    assert ckpt['meta']['epoch'] == 2 and ckpt['meta']['iter'] == 6
+
+
+def test_auto_resume_finds_the_latest_checkpoint(trained, tmp_path):
+    for name in ('epoch_1.pth', 'last_checkpoint'):
+        text = (trained / name).read_bytes()
+        if name == 'last_checkpoint':
+            text = str(tmp_path / 'epoch_1.pth').encode()
+        (tmp_path / name).write_bytes(text)
+    proc = run_tool('train.py', DEMO_BCE, '--work-dir', tmp_path, '--resume', '--no-validate',
+                    '--cfg-options', 'train_cfg.max_epochs=2', *SMALL)
+    assert 'resumed epoch: 1, iter: 3' in proc.stdout + proc.stderr
+
+
+def test_mmpretrain_own_test_tool_loads_the_checkpoint(trained, tmp_path):
+    """The allowlist comes with the config's custom_imports, not only with our tools."""
+    import mmpretrain
+    tool = Path(mmpretrain.__file__).parent / '.mim' / 'tools' / 'test.py'
+    if not tool.exists():
+        pytest.fail(f'mmpretrain ships no {tool}; the check needs its tools/test.py')
+    proc = run_cmd([sys.executable, tool, DEMO_BCE, trained / 'epoch_1.pth', '--work-dir',
+                    tmp_path, '--cfg-options', *SMALL], env=dict(PYTHONPATH=''))
+    assert 'Epoch(test)' in proc.stdout + proc.stderr
+
+
+def test_load_from_a_checkpoint(trained, tmp_path):
+    proc = run_tool('train.py', DEMO_BCE, '--work-dir', tmp_path, '--no-validate',
+                    '--cfg-options', f'load_from={trained / "epoch_1.pth"}',
+                    'train_cfg.max_epochs=1', *SMALL)
+    assert 'Load checkpoint from' in proc.stdout + proc.stderr
+
+
+def test_hostile_checkpoint_is_refused_by_the_test_tool(trained, tmp_path):
+    from test_checkpoint_safety import WritesMarker
+    marker = tmp_path / 'ran'
+    ckpt = torch.load(trained / 'epoch_1.pth', map_location='cpu')
+    ckpt['meta']['payload'] = WritesMarker(marker)
+    torch.save(ckpt, tmp_path / 'hostile.pth')
+    proc = run_tool('test.py', DEMO_BCE, tmp_path / 'hostile.pth', '--work-dir', tmp_path,
+                    '--cfg-options', *SMALL, check=False)
+    assert proc.returncode != 0
+    assert 'UnsafeCheckpointError' in proc.stderr
+    assert f"'{os.system.__module__}.system'" in proc.stderr
+    assert not marker.exists()
+
+
+def test_two_process_training_on_cpu(tmp_path):
+    proc = run_tool('dist_train.sh', DEMO_BCE, 2, '--work-dir', tmp_path, '--no-validate',
+                    '--cfg-options', 'train_cfg.max_epochs=1', *SMALL,
+                    env=dict(PORT=str(free_port())))
+    log = proc.stdout + proc.stderr
+    assert 'MMDistributedDataParallel' in log and 'Distributed training: True' in log
+    # 96 images over 2 processes of 32 per batch: 2 iterations each
+    assert 'Epoch(train) [1][2/2]' in log
+    assert (tmp_path / 'epoch_1.pth').exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without CUDA')
+def test_amp_without_cuda_is_a_clear_error(tmp_path):
+    proc = run_tool('train.py', DEMO_BCE, '--amp', '--work-dir', tmp_path, check=False)
+    assert proc.returncode != 0 and '--amp needs a CUDA device' in proc.stderr
+
+
+FAKE_SRUN = '''#!{python}
+"""Stand-in for slurm's srun: start --ntasks copies of the command with slurm's variables."""
+import argparse, os, subprocess, sys
+parser = argparse.ArgumentParser()
+for flag in ('-p', '--job-name', '--gres', '--ntasks-per-node', '--cpus-per-task',
+             '--kill-on-bad-exit'):
+    parser.add_argument(flag)
+parser.add_argument('--ntasks', type=int)
+parser.add_argument('command', nargs=argparse.REMAINDER)
+args = parser.parse_args()
+with open(os.environ['SRUN_LOG'], 'w') as log:
+    log.write(' '.join(sys.argv[1:]))
+procs = [subprocess.Popen(args.command, env=dict(
+    os.environ, SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), SLURM_NTASKS=str(args.ntasks),
+    SLURM_NODELIST='localhost')) for rank in range(args.ntasks)]
+sys.exit(max(proc.wait() for proc in procs))
+'''
+
+
+def test_slurm_test_on_cpu_nodes(trained, single_process_metrics, tmp_path):
+    """slurm_test.sh with GPUS_PER_NODE=0 runs its tasks on the CPU with gloo."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    srun = bin_dir / 'srun'
+    srun.write_text(FAKE_SRUN.format(python=sys.executable))
+    srun.chmod(0o755)
+    out = tmp_path / 'metrics.json'
+    run_tool('slurm_test.sh', 'cpu', 'job', DEMO_BCE, trained / 'epoch_1.pth', '--work-dir',
+             tmp_path, '--out', out, '--out-item', 'metrics', '--cfg-options', *SMALL,
+             env=dict(PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', GPUS='2',
+                      GPUS_PER_NODE='0', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()),
+                      SRUN_LOG=str(tmp_path / 'srun.log')))
+    srun_args = (tmp_path / 'srun.log').read_text()
+    assert '--ntasks=2' in srun_args and '--ntasks-per-node=2' in srun_args
+    assert '--gres' not in srun_args and srun_args.endswith('--launcher=slurm')
+    assert read_json(out) == single_process_metrics
