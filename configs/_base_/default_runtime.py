@@ -11,6 +11,10 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
+# gives mmml_ext's metrics the work dir (reports, tuned thresholds) and, when the
+# dataset metainfo lacks them, the training class counts
+custom_hooks = [dict(type='MultiLabelEvalHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

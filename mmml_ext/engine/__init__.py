@@ -2,8 +2,10 @@
 from .checkpoint import (UnsafeCheckpointError, checkpoint_safe_globals,
                          load_from_local_safely, register_checkpoint_globals)
 from .distributed import export_slurm_env, setup_distributed
+from .eval_hook import MultiLabelEvalHook
 
 __all__ = [
     'UnsafeCheckpointError', 'checkpoint_safe_globals', 'load_from_local_safely',
-    'register_checkpoint_globals', 'export_slurm_env', 'setup_distributed'
+    'register_checkpoint_globals', 'export_slurm_env', 'setup_distributed',
+    'MultiLabelEvalHook'
 ]

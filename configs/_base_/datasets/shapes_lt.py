@@ -35,9 +35,21 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
 
+# mmml_ext's metrics (docs/metrics.md). MeanAP gives head / medium / tail mAP from
+# the dataset's train_class_counts and writes a per-class report; the tuned
+# thresholds come from the validation set only (tuning on test is optimistic).
 val_evaluator = [
-    dict(type='AveragePrecision'),
-    dict(type='MultiLabelMetric', average='macro'),
-    dict(type='MultiLabelMetric', average='micro'),
+    dict(type='MeanAP'),
+    dict(type='MultiLabelPRF'),
+    dict(type='MultiLabelPRF', topk=3),
+    dict(type='SubsetAccuracy', items=('subset_accuracy', 'hamming_accuracy')),
+    dict(type='TunedThresholdF1'),
 ]
-test_evaluator = val_evaluator
+test_evaluator = [
+    dict(type='MeanAP'),
+    dict(type='MultiLabelPRF'),
+    dict(type='MultiLabelPRF', topk=3),
+    dict(type='SubsetAccuracy',
+         items=('subset_accuracy', 'hamming_accuracy', 'jaccard', 'example_f1')),
+    dict(type='MultiLabelRanking'),
+]

@@ -1,0 +1,146 @@
+"""Read scores and ground truth out of mmpretrain data samples, compactly.
+
+Every multi-label metric needs the same two rows per sample: its scores
+(float32) and its target (int8: 1 positive, 0 negative, -1 ignored). They are
+built once per batch as (B, C) numpy arrays and each metric keeps row views of
+them, so the metrics of one evaluator share one copy, and a row pickles as just
+its own bytes when mmengine gathers results across processes.
+
+Ground truth comes from ``gt_score`` when present (values 1 / 0 / -1), else
+from the ``gt_label`` indices. VOC's ``gt_label_difficult`` marks labels seen
+only on difficult objects; ``difficult_as`` makes them ignored (default),
+positive or negative.
+"""
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+DIFFICULT_AS = ('ignore', 'positive', 'negative')
+_DIFFICULT_VALUE = dict(ignore=-1, positive=1, negative=0)
+
+# The last batch converted, shared by the metrics of one evaluator: mmengine's
+# Evaluator hands every metric the same list object for a batch.
+_last_batch: Dict[str, Any] = dict(samples=None, scores=None, targets={})
+
+
+def _sample_name(sample: dict, index: int) -> str:
+    if 'sample_idx' in sample:
+        return f'sample {sample["sample_idx"]}'
+    return f'sample {index} of the batch'
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def batch_scores(data_samples: Sequence[dict]) -> np.ndarray:
+    """(B, C) float32 scores of a batch; raises ValueError naming a bad sample."""
+    if _last_batch['samples'] is data_samples:
+        return _last_batch['scores']
+    rows = []
+    for i, sample in enumerate(data_samples):
+        if 'pred_score' not in sample:
+            raise ValueError(f'{_sample_name(sample, i)} has no pred_score; multi-label '
+                             'metrics need the scores of a multi-label head')
+        score = sample['pred_score']
+        if not isinstance(score, torch.Tensor):
+            score = torch.as_tensor(np.asarray(score))
+        if score.dim() != 1:
+            raise ValueError(f'{_sample_name(sample, i)}: pred_score must have shape (C,), '
+                             f'got {tuple(score.shape)}')
+        rows.append(score.detach())
+    lengths = {len(row) for row in rows}
+    if len(lengths) > 1:
+        raise ValueError(f'pred_score lengths differ within a batch: {sorted(lengths)}')
+    scores = torch.stack(rows).to('cpu', torch.float32).numpy()
+    _last_batch.update(samples=data_samples, scores=scores, targets={})
+    return scores
+
+
+def batch_targets(data_samples: Sequence[dict], num_classes: int,
+                  difficult_as: str = 'ignore') -> np.ndarray:
+    """(B, C) int8 targets of a batch; raises ValueError naming a bad sample."""
+    cached = _last_batch['targets'].get(difficult_as)
+    if _last_batch['samples'] is data_samples and cached is not None:
+        return cached
+    target = np.zeros((len(data_samples), num_classes), dtype=np.int8)
+    label_rows: List[np.ndarray] = []
+    row_index: List[int] = []
+    for i, sample in enumerate(data_samples):
+        if 'gt_score' in sample:
+            target[i] = _gt_score_row(sample, i, num_classes)
+        elif 'gt_label' in sample:
+            labels = _as_array(sample['gt_label']).reshape(-1).astype(np.int64)
+            label_rows.append(labels)
+            row_index.extend([i] * len(labels))
+        else:
+            raise ValueError(f'{_sample_name(sample, i)} has neither gt_score nor gt_label')
+    if label_rows:
+        labels = np.concatenate(label_rows)
+        bad = (labels < 0) | (labels >= num_classes)
+        if bad.any():
+            where = int(np.flatnonzero(bad)[0])
+            sample_i = row_index[where]
+            raise ValueError(f'{_sample_name(data_samples[sample_i], sample_i)} has label index '
+                             f'{labels[where]}, outside [0, {num_classes}) for {num_classes} '
+                             'classes')
+        target[np.asarray(row_index, dtype=np.int64), labels] = 1
+    if difficult_as != 'negative':
+        _mark_difficult(data_samples, target, _DIFFICULT_VALUE[difficult_as])
+    if _last_batch['samples'] is data_samples:
+        _last_batch['targets'][difficult_as] = target
+    return target
+
+
+def _gt_score_row(sample: dict, index: int, num_classes: int) -> np.ndarray:
+    row = _as_array(sample['gt_score']).reshape(-1)
+    if row.shape != (num_classes, ):
+        raise ValueError(f'{_sample_name(sample, index)}: gt_score has shape {row.shape}, '
+                         f'the scores have {num_classes} classes')
+    bad = (row != 1) & (row != 0) & (row != -1)
+    if bad.any():
+        raise ValueError(f'{_sample_name(sample, index)}: gt_score values must be 1, 0 or -1 '
+                         f'(ignored), got {row[bad][0]} at class {int(np.flatnonzero(bad)[0])}')
+    return row
+
+
+def _mark_difficult(data_samples: Sequence[dict], target: np.ndarray, value: int) -> None:
+    """Labels only on difficult objects (VOC): set to ``value`` unless already positive."""
+    num_classes = target.shape[1]
+    for i, sample in enumerate(data_samples):
+        difficult = sample.get('gt_label_difficult')
+        if difficult is None or len(difficult) == 0:
+            continue
+        difficult = _as_array(difficult).reshape(-1).astype(np.int64)
+        if ((difficult < 0) | (difficult >= num_classes)).any():
+            raise ValueError(f'{_sample_name(sample, i)}: gt_label_difficult {difficult.tolist()} '
+                             f'has an index outside [0, {num_classes})')
+        only_difficult = difficult[target[i, difficult] != 1]
+        target[i, only_difficult] = value
+
+
+def batch_results(data_samples: Sequence[dict],
+                  difficult_as: str = 'ignore') -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Per-sample (scores, target) row views of the batch arrays."""
+    scores = batch_scores(data_samples)
+    target = batch_targets(data_samples, scores.shape[1], difficult_as)
+    return list(zip(scores, target))
+
+
+def stack_results(
+        results: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(N, C) float32 scores and int8 targets from per-sample results."""
+    if len(results) == 0:
+        raise ValueError('no sample was evaluated: the dataloader gave no sample, or '
+                         'process() was never called')
+    scores = torch.from_numpy(np.stack([r[0] for r in results]))
+    target = torch.from_numpy(np.stack([r[1] for r in results]))
+    return scores, target
+
+
+def release_batch_cache() -> None:
+    """Drop the reference to the last batch (called after an evaluation)."""
+    _last_batch.update(samples=None, scores=None, targets={})

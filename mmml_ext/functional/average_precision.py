@@ -1,0 +1,100 @@
+"""Tie-exact average precision per class: scikit-learn's ``average_precision_score``.
+
+For one class, with the samples ranked by score and equal scores grouped, AP is
+the step-wise area under the precision-recall curve, with no interpolation:
+
+    AP = sum_k (R_k - R_{k-1}) P_k
+
+where k runs over the distinct score values from the highest down, and P_k, R_k
+are precision and recall when every sample scoring >= that value is predicted
+positive. Equivalently, AP = mean over positives j of P at the end of j's tie
+group, which is how it is computed here. The result does not depend on the
+order of samples with equal scores (mmpretrain's AP does).
+
+A class with no positive has no AP (NaN). Ignored cells (-1) are left out of
+the ranking of their class, as if those samples were not there.
+"""
+import warnings
+from typing import Optional, Sequence
+
+import torch
+
+from .checks import check_scores_target
+from .tie_groups import previous_in_row, tie_groups
+
+#: Classes sorted at once; bounds the memory of the kernel to ~40 bytes x N x this.
+DEFAULT_CHUNK = 64
+
+
+def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """AP of each row of (c, N) ``scores`` / ``target``, NaN for no positive."""
+    groups = tie_groups(scores, target)
+    precision = groups.tp.double() / groups.counted.clamp(min=1)
+    # the positives of a group share the precision at its end
+    new_positives = groups.tp - previous_in_row(groups.tp, groups.rows)
+    ap_sum = torch.zeros(scores.shape[0], dtype=torch.float64).index_add_(
+        0, groups.rows, new_positives * precision)
+    n_pos = groups.n_pos.double()
+    return torch.where(n_pos > 0, ap_sum / n_pos.clamp(min=1), torch.full_like(ap_sum, float('nan')))
+
+
+def average_precision(scores: torch.Tensor, target: torch.Tensor,
+                      chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
+    """Average precision of every class, tie-exact, NaN for a class with no positive.
+
+    Args:
+        scores (torch.Tensor): (N, C) scores; only their order matters.
+        target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
+        chunk_size (int): Classes sorted together; trades memory for speed.
+
+    Returns:
+        torch.Tensor: (C,) float64 AP in [0, 1], NaN where a class has no
+        positive.
+
+    Examples:
+        >>> scores = torch.tensor([[0.9], [0.5], [0.5], [0.1]])
+        >>> target = torch.tensor([[1], [1], [0], [1]])
+        >>> average_precision(scores, target)  # (1/3)*1 + (1/3)*(2/3) + (1/3)*(3/4)
+        tensor([0.8056], dtype=torch.float64)
+    """
+    check_scores_target(scores, target)
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
+    if target.dtype == torch.bool:
+        target = target.to(torch.int8)
+    num_classes = scores.shape[1]
+    parts = []
+    for start in range(0, num_classes, chunk_size):
+        stop = min(start + chunk_size, num_classes)
+        parts.append(_rows_average_precision(scores[:, start:stop].t().contiguous(),
+                                              target[:, start:stop].t().contiguous()))
+    return torch.cat(parts)
+
+
+def mean_average_precision(ap: torch.Tensor, classes: Optional[Sequence[str]] = None,
+                           empty_as_zero: bool = False) -> float:
+    """Mean of per-class AP, leaving out (by default) classes with no positive.
+
+    Args:
+        ap (torch.Tensor): (C,) AP from :func:`average_precision`, NaN for
+            classes with no positive.
+        classes (Sequence[str], optional): Class names for the warning.
+        empty_as_zero (bool): Count classes with no positive as AP 0
+            (mmpretrain's and scikit-learn's habit) instead of leaving them out.
+
+    Returns:
+        float: mAP in [0, 1]; NaN when no class has a positive and
+        ``empty_as_zero`` is False.
+    """
+    empty = torch.isnan(ap)
+    if bool(empty.any()):
+        idx = empty.nonzero().flatten().tolist()
+        names = [classes[i] for i in idx] if classes is not None else idx
+        shown = ', '.join(str(n) for n in names[:10]) + (' ...' if len(names) > 10 else '')
+        how = 'counted as AP 0' if empty_as_zero else 'left out of the mean'
+        warnings.warn(f'{len(idx)} class(es) have no positive sample and no AP, {how}: {shown}')
+        if empty_as_zero:
+            return float(torch.nan_to_num(ap, nan=0.0).mean())
+        if bool(empty.all()):
+            return float('nan')
+    return float(ap[~empty].mean())

@@ -1,0 +1,67 @@
+"""Argument checks shared by the metric kernels, each failing with a message that names the problem.
+
+The kernels take ``scores`` (N, C) floating point and ``target`` (N, C) with
+1 = positive, 0 = negative and -1 = ignored. Checking once, up front, keeps the
+kernels themselves branch-free.
+"""
+from typing import Optional
+
+import torch
+
+
+def check_scores(scores: torch.Tensor, name: str = 'scores') -> None:
+    """``scores`` must be a finite floating (N, C) tensor with N, C >= 1."""
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor, got {type(scores).__name__}')
+    if scores.dim() != 2:
+        raise ValueError(f'{name} must have shape (N, C), got {tuple(scores.shape)}')
+    if scores.shape[0] == 0:
+        raise ValueError(f'{name} holds no sample (shape {tuple(scores.shape)})')
+    if scores.shape[1] == 0:
+        raise ValueError(f'{name} holds no class (shape {tuple(scores.shape)})')
+    if not scores.is_floating_point():
+        raise ValueError(f'{name} must be floating point, got {scores.dtype}')
+    finite = torch.isfinite(scores)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()
+        sample, cls = bad[0].tolist()
+        raise ValueError(f'{name} has {len(bad)} NaN or infinite value(s), the first at '
+                         f'sample {sample}, class {cls}: {scores[sample, cls].item()}')
+
+
+def check_target(target: torch.Tensor, shape: torch.Size, name: str = 'target') -> None:
+    """``target`` must have ``shape`` and hold only 1, 0 and -1 (ignored)."""
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor, got {type(target).__name__}')
+    if target.shape != shape:
+        raise ValueError(f'{name} shape {tuple(target.shape)} does not match the scores '
+                         f'shape {tuple(shape)}')
+    if target.dtype != torch.bool:
+        bad = (target != 1) & (target != 0) & (target != -1)
+        if bool(bad.any()):
+            sample, cls = bad.nonzero()[0].tolist()
+            raise ValueError(f'{name} values must be 1 (positive), 0 (negative) or -1 '
+                             f'(ignored); sample {sample}, class {cls} is '
+                             f'{target[sample, cls].item()}')
+
+
+def check_scores_target(scores: torch.Tensor, target: torch.Tensor) -> None:
+    """Both checks: finite (N, C) scores, and a target of the same shape."""
+    check_scores(scores)
+    check_target(target, scores.shape)
+
+
+def check_thr(thr: Optional[float]) -> None:
+    """A threshold must lie in (0, 1]; None means 'not used'."""
+    if thr is not None and not (isinstance(thr, (int, float)) and 0 < thr <= 1):
+        raise ValueError(f'thr must be a number in (0, 1], got {thr!r}')
+
+
+def check_topk(topk: Optional[int], num_classes: Optional[int] = None) -> None:
+    """``topk`` must be an int in [1, C]; None means 'not used'."""
+    if topk is None:
+        return
+    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+        raise ValueError(f'topk must be an int >= 1, got {topk!r}')
+    if num_classes is not None and topk > num_classes:
+        raise ValueError(f'topk={topk} is larger than the number of classes ({num_classes})')

@@ -1,0 +1,94 @@
+"""Turn scores into multi-label predictions, and count per-class confusion.
+
+Rules (docs/metrics.md):
+
+- at a threshold, a label is predicted when ``score >= thr`` (mmpretrain's rule);
+- at top-k, the k highest scores of a sample are predicted, ties going to the
+  lower class index;
+- with both, a label must be in the top-k and reach ``thr`` (the ML-GCN rule);
+- with neither, ``thr = 0.5``.
+
+Cells whose target is -1 are ignored: they count as nothing.
+"""
+from typing import Dict, Optional
+
+import torch
+
+from .checks import check_scores, check_target, check_thr, check_topk
+
+
+def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean (N, C) mask of each row's k highest scores, ties to the lower index.
+
+    ``torch.topk`` breaks ties arbitrarily; here the k-th largest value ``v`` of
+    a row is found first, all scores above ``v`` are taken, and the remaining
+    places go to the scores equal to ``v`` in class order.
+    """
+    kth = scores.topk(k, dim=1).values[:, -1:]
+    above = scores > kth
+    tied = scores == kth
+    free = k - above.sum(dim=1, keepdim=True)
+    return above | (tied & (tied.cumsum(dim=1) <= free))
+
+
+def multilabel_predict(scores: torch.Tensor, thr: Optional[float] = None,
+                       topk: Optional[int] = None) -> torch.Tensor:
+    """Boolean (N, C) predictions from scores at ``thr`` and/or ``topk``.
+
+    Args:
+        scores (torch.Tensor): (N, C) scores, usually probabilities.
+        thr (float, optional): Threshold in (0, 1]. Defaults to None.
+        topk (int, optional): Number of labels per sample, in [1, C].
+            Defaults to None. With ``thr`` and ``topk`` both None, ``thr=0.5``.
+
+    Returns:
+        torch.Tensor: (N, C) bool.
+
+    Examples:
+        >>> scores = torch.tensor([[0.9, 0.5, 0.5, 0.1]])
+        >>> multilabel_predict(scores, thr=0.5).int().tolist()
+        [[1, 1, 1, 0]]
+        >>> multilabel_predict(scores, topk=2).int().tolist()
+        [[1, 1, 0, 0]]
+    """
+    check_scores(scores)
+    check_thr(thr)
+    check_topk(topk, scores.shape[1])
+    if thr is None and topk is None:
+        thr = 0.5
+    pred = scores >= thr if thr is not None else None
+    if topk is not None:
+        in_topk = topk_mask(scores, topk)
+        pred = in_topk if pred is None else pred & in_topk
+    return pred
+
+
+def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Per-class true / false positives and negatives over non-ignored cells.
+
+    Args:
+        pred (torch.Tensor): (N, C) bool predictions.
+        target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
+
+    Returns:
+        dict: ``tp``, ``fp``, ``fn``, ``tn``, each an int64 (C,) tensor.
+    """
+    if pred.dtype != torch.bool or pred.shape != target.shape:
+        raise ValueError(f'pred must be a bool tensor of the target shape {tuple(target.shape)}, '
+                         f'got {pred.dtype} {tuple(pred.shape)}')
+    positive = target == 1
+    negative = target == 0
+    return dict(
+        tp=(pred & positive).sum(dim=0),
+        fp=(pred & negative).sum(dim=0),
+        fn=(~pred & positive).sum(dim=0),
+        tn=(~pred & negative).sum(dim=0),
+    )
+
+
+def multilabel_confusion(scores: torch.Tensor, target: torch.Tensor, thr: Optional[float] = None,
+                         topk: Optional[int] = None) -> Dict[str, torch.Tensor]:
+    """:func:`confusion_counts` of :func:`multilabel_predict`, with every input checked."""
+    pred = multilabel_predict(scores, thr, topk)  # checks the scores
+    check_target(target, scores.shape)
+    return confusion_counts(pred, target)

@@ -1,0 +1,76 @@
+"""Example-based multi-label metrics: each sample scored on its own, then averaged.
+
+With P_i the predicted and T_i the true label set of sample i, over its
+non-ignored labels:
+
+    subset accuracy   = mean_i [P_i == T_i]                 (exact match)
+    Hamming accuracy  = correct cells / all cells            (Keras binary_accuracy)
+    Hamming loss      = 1 - Hamming accuracy                 (scikit-learn hamming_loss)
+    Jaccard           = mean_i |P_i & T_i| / |P_i | T_i|      (scikit-learn average='samples')
+    example F1        = mean_i 2 |P_i & T_i| / (|P_i| + |T_i|)  (scikit-learn f1 average='samples')
+
+A sample whose every label is ignored takes part in nothing. For Jaccard and
+example F1 a sample with P_i and T_i both empty scores ``zero_division``
+(0 by default, as scikit-learn).
+"""
+from typing import Dict
+
+import torch
+
+from .checks import check_target
+
+
+def _check(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Check the inputs; return the mask of samples with a non-ignored label."""
+    if not isinstance(pred, torch.Tensor) or pred.dtype != torch.bool or pred.dim() != 2:
+        raise ValueError('pred must be a 2-D bool tensor of predictions, got '
+                         f'{getattr(pred, "dtype", type(pred).__name__)} '
+                         f'{tuple(getattr(pred, "shape", ()))}')
+    check_target(target, pred.shape)
+    counted = (target >= 0).any(dim=1)
+    if not bool(counted.any()):
+        raise ValueError('no sample has a non-ignored label: nothing to measure')
+    return counted
+
+
+def example_based_metrics(pred: torch.Tensor, target: torch.Tensor,
+                          zero_division: float = 0.0) -> Dict[str, float]:
+    """All example-based metrics at once, as fractions.
+
+    Args:
+        pred (torch.Tensor): (N, C) bool predictions.
+        target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
+        zero_division (float): Jaccard / example F1 of a sample with no
+            predicted and no true label. Defaults to 0.
+
+    Returns:
+        dict: ``subset_accuracy``, ``hamming_accuracy``, ``hamming_loss``,
+        ``jaccard``, ``example_f1``.
+
+    Examples:
+        >>> pred = torch.tensor([[1, 0, 1], [1, 1, 0]]).bool()
+        >>> target = torch.tensor([[1, 0, 1], [1, 0, 0]])
+        >>> {k: round(v, 4) for k, v in example_based_metrics(pred, target).items()}
+        {'subset_accuracy': 0.5, 'hamming_accuracy': 0.8333, 'hamming_loss': 0.1667, 'jaccard': 0.75, 'example_f1': 0.8333}
+    """
+    counted = _check(pred, target)
+    valid = target >= 0
+    positive = target == 1
+    pred = pred & valid
+    wrong = (pred != positive) & valid
+    n_wrong = wrong.sum(dim=1)
+    hits = (pred & positive).sum(dim=1).double()
+    n_pred, n_true = pred.sum(dim=1).double(), positive.sum(dim=1).double()
+    union = n_pred + n_true - hits
+    empty = union == 0
+    jaccard = torch.where(empty, torch.full_like(hits, zero_division), hits / union.clamp(min=1))
+    f1 = torch.where(empty, torch.full_like(hits, zero_division),
+                     2 * hits / (n_pred + n_true).clamp(min=1))
+    hamming_accuracy = 1 - n_wrong.sum().double() / valid.sum()
+    return dict(
+        subset_accuracy=float((n_wrong[counted] == 0).double().mean()),
+        hamming_accuracy=float(hamming_accuracy),
+        hamming_loss=float(1 - hamming_accuracy),
+        jaccard=float(jaccard[counted].mean()),
+        example_f1=float(f1[counted].mean()),
+    )

@@ -1,0 +1,219 @@
+"""The registered metrics on mmpretrain data samples: inputs, keys, reports, nothing lost."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from mmengine.evaluator import Evaluator
+from mmpretrain.registry import METRICS
+from mmpretrain.structures import DataSample
+from sklearn import metrics as skm
+
+import mmml_ext  # noqa: F401
+from mmml_ext.functional.thresholds import per_class_best_thresholds
+
+
+def make_samples(scores, labels=None, gt_scores=None, difficult=None):
+    samples = []
+    for i, score in enumerate(scores):
+        sample = DataSample().set_pred_score(torch.as_tensor(score, dtype=torch.float32))
+        if gt_scores is not None:
+            sample.set_gt_score(torch.as_tensor(gt_scores[i]))
+        else:
+            sample.set_gt_label(labels[i])
+        if difficult is not None:
+            sample.set_metainfo(dict(gt_label_difficult=difficult[i]))
+        sample.set_metainfo(dict(sample_idx=i))
+        samples.append(sample.to_dict())
+    return samples
+
+
+def evaluate(metric_cfgs, samples, batch_size=3, dataset_meta=None):
+    evaluator = Evaluator([METRICS.build(cfg) for cfg in metric_cfgs])
+    if dataset_meta is not None:
+        evaluator.dataset_meta = dataset_meta
+    for start in range(0, len(samples), batch_size):
+        evaluator.process(samples[start:start + batch_size])
+    return evaluator.evaluate(len(samples))
+
+
+def random_samples(seed=0, n=60, c=7):
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, 5, (n, c), generator=g).float() / 4
+    onehot = (torch.rand(n, c, generator=g) < 0.3).int()
+    onehot[:, 0] |= (onehot.sum(1) == 0).int()
+    labels = [row.nonzero().flatten().tolist() for row in onehot]
+    return scores, onehot, labels
+
+
+def test_values_match_sklearn_through_the_evaluator():
+    scores, onehot, labels = random_samples()
+    y, s = onehot.numpy(), scores.numpy()
+    pred = (s >= 0.5).astype(int)
+    result = evaluate([dict(type='MeanAP', items=('mAP', )),
+                       dict(type='MultiLabelPRF', items=('CP', 'OF1', 'macro_F1')),
+                       dict(type='SubsetAccuracy', items=('subset_accuracy', 'hamming_loss')),
+                       dict(type='MultiLabelRanking', items=('lrap', 'coverage_error'))],
+                      make_samples(scores, labels))
+    assert result['multi-label/mAP'] == pytest.approx(100 * skm.average_precision_score(y, s))
+    assert result['multi-label/CP'] == pytest.approx(
+        100 * skm.precision_score(y, pred, average='macro', zero_division=0))
+    assert result['multi-label/OF1'] == pytest.approx(100 * skm.f1_score(y, pred, average='micro'))
+    assert result['multi-label/macro_F1'] == pytest.approx(
+        100 * skm.f1_score(y, pred, average='macro', zero_division=0))
+    assert result['multi-label/subset_accuracy'] == pytest.approx(100 * skm.accuracy_score(y, pred))
+    assert result['multi-label/hamming_loss'] == pytest.approx(100 * skm.hamming_loss(y, pred))
+    assert result['multi-label/lrap'] == pytest.approx(
+        100 * skm.label_ranking_average_precision_score(y, s))
+    assert result['multi-label/coverage_error'] == pytest.approx(skm.coverage_error(y, s))
+
+
+def test_topk_keys_and_prefix():
+    scores, _, labels = random_samples()
+    result = evaluate([dict(type='MultiLabelPRF', topk=3, items=('CF1', )),
+                       dict(type='MultiLabelPRF', prefix='val', items=('CF1', ))],
+                      make_samples(scores, labels))
+    assert set(result) == {'multi-label/CF1_top3', 'val/CF1'}
+
+
+def test_gt_score_minus_one_is_ignored():
+    scores = [[0.9, 0.9], [0.1, 0.9]]
+    # sample 1 class 0 is ignored: without it, both samples are exact matches
+    result = evaluate([dict(type='SubsetAccuracy')],
+                      make_samples(scores, gt_scores=[[1, 1], [-1, 1]]))
+    assert result['multi-label/subset_accuracy'] == 100.0
+    result = evaluate([dict(type='SubsetAccuracy')],
+                      make_samples(scores, gt_scores=[[1, 1], [1, 1]]))
+    assert result['multi-label/subset_accuracy'] == 50.0
+
+
+@pytest.mark.parametrize('difficult_as, expected_op', [('ignore', 100.0), ('positive', 100.0),
+                                                        ('negative', 200 / 3)])
+def test_difficult_labels(difficult_as, expected_op):
+    # class 1 of sample 0 is only on difficult objects and is predicted
+    scores = [[0.9, 0.8, 0.1], [0.1, 0.1, 0.7]]
+    samples = make_samples(scores, labels=[[0], [2]], difficult=[[1], []])
+    result = evaluate([dict(type='MultiLabelPRF', items=('OP', 'OR'), difficult_as=difficult_as)],
+                      samples)
+    assert result['multi-label/OP'] == pytest.approx(expected_op)
+    assert result['multi-label/OR'] == 100.0
+
+
+def test_mean_ap_groups_from_counts_and_from_metainfo():
+    scores, onehot, labels = random_samples(c=6)
+    counts = [500, 150, 60, 30, 10, 2]  # head: 0, 1; medium: 2, 3; tail: 4, 5
+    ap = [skm.average_precision_score(onehot[:, c].numpy(), scores[:, c].numpy()) for c in range(6)]
+    expected = {'mAP_head': np.mean(ap[:2]), 'mAP_medium': np.mean(ap[2:4]),
+                'mAP_tail': np.mean(ap[4:])}
+    samples = make_samples(scores, labels)
+    for cfg, meta in [(dict(type='MeanAP', class_counts=counts), None),
+                      (dict(type='MeanAP'), dict(train_class_counts=counts))]:
+        result = evaluate([cfg], samples, dataset_meta=meta)
+        for key, value in expected.items():
+            assert result[f'multi-label/{key}'] == pytest.approx(100 * value)
+    result = evaluate([dict(type='MeanAP', class_counts=counts, group_bounds=(5, 40))], samples)
+    assert result['multi-label/mAP_tail'] == pytest.approx(100 * ap[5])
+    assert set(evaluate([dict(type='MeanAP')], samples)) == {'multi-label/mAP'}
+
+
+def test_class_counts_from_a_file(tmp_path):
+    path = tmp_path / 'counts.json'
+    path.write_text(json.dumps(dict(class_counts=[300, 3])))
+    scores = [[0.9, 0.2], [0.4, 0.8], [0.6, 0.1]]
+    result = evaluate([dict(type='MeanAP', class_counts=str(path))],
+                      make_samples(scores, labels=[[0], [1], [0]]))
+    assert result['multi-label/mAP_head'] == 100.0 and result['multi-label/mAP_tail'] == 100.0
+
+
+def test_per_class_report(tmp_path):
+    scores = [[0.9, 0.2, 0.7], [0.4, 0.8, 0.1], [0.6, 0.1, 0.3]]
+    metric = METRICS.build(dict(type='MeanAP', out_dir=str(tmp_path), class_counts=[5, 50, 500]))
+    metric.dataset_meta = dict(classes=('cat', 'dog', 'eel'))
+    metric.eval_tag = 'val_epoch_2'
+    metric.process(None, make_samples(scores, labels=[[0], [1], [0, 2]]))
+    metric.evaluate(3)
+    rows = json.loads((tmp_path / 'per_class' / 'val_epoch_2.json').read_text())['classes']
+    with open(tmp_path / 'per_class' / 'val_epoch_2.csv') as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [r['class_name'] for r in rows] == [r['class_name'] for r in csv_rows] == ['cat', 'dog', 'eel']
+    cat = rows[0]
+    # cat: positives in samples 0 and 2, both predicted at 0.5, sample 1 not
+    assert (cat['support'], cat['train_count'], cat['precision'], cat['recall']) == (2, 5, 100, 100)
+    eel = rows[2]  # eel: positive in sample 2 (0.3, missed), predicted in sample 0 (0.7)
+    assert (eel['precision'], eel['recall'], eel['f1']) == (0, 0, 0)
+    assert eel['ap'] == pytest.approx(100 * skm.average_precision_score([0, 0, 1], [0.7, 0.1, 0.3]))
+    assert float(csv_rows[2]['ap']) == pytest.approx(eel['ap'])
+
+
+def test_tuned_thresholds_are_reported_and_saved(tmp_path):
+    scores, onehot, labels = random_samples(seed=3)
+    metric = METRICS.build(dict(type='TunedThresholdF1', out_dir=str(tmp_path)))
+    metric.dataset_meta = dict(classes=tuple('abcdefg'))
+    metric.process(None, make_samples(scores, labels))
+    result = metric.evaluate(len(scores))
+    fixed = evaluate([dict(type='MultiLabelPRF', items=('CF1', 'OF1'))], make_samples(scores, labels))
+    assert result['multi-label/OF1_tuned_global'] >= fixed['multi-label/OF1']
+    saved = json.loads((tmp_path / 'thresholds.json').read_text())
+    thr, _ = per_class_best_thresholds(scores, onehot)
+    assert saved['per_class'] == pytest.approx(thr.tolist())
+    assert saved['classes'] == list('abcdefg')
+    assert saved['global'] == result['multi-label/thr_global']
+    pred = (scores >= thr.float()).numpy().astype(int)
+    p = skm.precision_score(onehot.numpy(), pred, average='macro', zero_division=0)
+    r = skm.recall_score(onehot.numpy(), pred, average='macro', zero_division=0)
+    assert result['multi-label/CF1_tuned'] == pytest.approx(100 * 2 * p * r / (p + r))
+
+
+def test_failed_computation_saves_the_predictions_first(tmp_path):
+    scores = [[0.9, float('nan')], [0.4, 0.8], [0.6, 0.1]]
+    metric = METRICS.build(dict(type='MeanAP', out_dir=str(tmp_path)))
+    metric.process(None, make_samples(scores, labels=[[0], [1], [0]]))
+    with pytest.raises(ValueError, match='NaN or infinite') as info:
+        metric.evaluate(3)
+    saved = list(tmp_path.glob('predictions_*MeanAP*.npz'))
+    assert len(saved) == 1 and str(saved[0]) in str(info.value)
+    data = np.load(saved[0])
+    np.testing.assert_array_equal(data['scores'], np.asarray(scores, dtype=np.float32))
+    np.testing.assert_array_equal(data['target'], [[1, 0], [0, 1], [1, 0]])
+
+
+@pytest.mark.parametrize('cfg, samples, message', [
+    (dict(type='MultiLabelPRF'), make_samples([[0.1, 0.9]], labels=[[2]]),
+     'sample 0 has label index 2, outside'),
+    (dict(type='MultiLabelPRF'), make_samples([[0.1, 0.9]], gt_scores=[[0.5, 1]]),
+     'gt_score values must be 1, 0 or -1'),
+    (dict(type='MultiLabelPRF'), [dict(gt_label=torch.tensor([0]))], 'has no pred_score'),
+    (dict(type='MultiLabelPRF'), [dict(pred_score=torch.ones(2, 2), gt_label=torch.tensor([0]))],
+     r'pred_score must have shape \(C,\)'),
+])
+def test_bad_samples_name_the_problem(cfg, samples, message):
+    metric = METRICS.build(cfg)
+    with pytest.raises(ValueError, match=message):
+        metric.process(None, samples)
+
+
+@pytest.mark.parametrize('cfg, message', [
+    (dict(type='MultiLabelPRF', items=('CP', 'F2')), r"no item\(s\) \['F2'\]"),
+    (dict(type='MeanAP', items=('CP', )), r"no item\(s\) \['CP'\]"),
+    (dict(type='MultiLabelPRF', thr=0), 'thr must be'),
+    (dict(type='SubsetAccuracy', topk=0), 'topk must be'),
+    (dict(type='MultiLabelPRF', difficult_as='maybe'), 'difficult_as must be'),
+    (dict(type='MeanAP', group_bounds=(100, 20)), 'group_bounds'),
+])
+def test_bad_arguments_name_the_problem(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        METRICS.build(cfg)
+
+
+def test_no_sample_at_all():
+    metric = METRICS.build(dict(type='SubsetAccuracy'))
+    with pytest.raises(ValueError, match='no sample was evaluated'):
+        metric.evaluate(0)
+
+
+def test_topk_larger_than_classes_is_caught_at_compute(tmp_path):
+    metric = METRICS.build(dict(type='MultiLabelPRF', topk=5, out_dir=str(tmp_path)))
+    metric.process(None, make_samples([[0.1, 0.9]], labels=[[1]]))
+    with pytest.raises(ValueError, match='topk=5 is larger than the number of classes'):
+        metric.evaluate(1)
