@@ -217,3 +217,20 @@ def test_topk_larger_than_classes_is_caught_at_compute(tmp_path):
     metric.process(None, make_samples([[0.1, 0.9]], labels=[[1]]))
     with pytest.raises(ValueError, match='topk=5 is larger than the number of classes'):
         metric.evaluate(1)
+
+
+def test_metrics_of_one_evaluator_share_the_batch_rows():
+    scores, _, labels = random_samples()
+    prf, subset = METRICS.build(dict(type='MultiLabelPRF')), METRICS.build(dict(type='SubsetAccuracy'))
+    evaluator = Evaluator([prf, subset])
+    evaluator.process(make_samples(scores[:8], labels[:8]))
+    assert len(prf.results) == len(subset.results) == 8
+    assert np.shares_memory(prf.results[5][0], subset.results[5][0])  # one score array
+    assert prf.results[0][0].base is subset.results[7][0].base
+    assert prf.results[0][1].dtype == np.int8 and prf.results[0][0].dtype == np.float32
+    # a new batch in the same list object is not mistaken for the cached one
+    batch = make_samples(scores[:2], labels[:2])
+    prf.process(None, batch)
+    batch[:] = make_samples(scores[2:4], labels[2:4])
+    prf.process(None, batch)
+    np.testing.assert_array_equal(prf.results[-1][0], scores[3].numpy())

@@ -20,8 +20,14 @@ DIFFICULT_AS = ('ignore', 'positive', 'negative')
 _DIFFICULT_VALUE = dict(ignore=-1, positive=1, negative=0)
 
 # The last batch converted, shared by the metrics of one evaluator: mmengine's
-# Evaluator hands every metric the same list object for a batch.
-_last_batch: Dict[str, Any] = dict(samples=None, scores=None, targets={})
+# Evaluator hands every metric the same list object for a batch. The first
+# sample is kept too, so that a list refilled in place is not mistaken for it.
+_last_batch: Dict[str, Any] = dict(samples=None, first=None, scores=None, targets={})
+
+
+def _is_last_batch(data_samples: Sequence[dict]) -> bool:
+    return (_last_batch['samples'] is data_samples and len(data_samples) > 0
+            and data_samples[0] is _last_batch['first'])
 
 
 def _sample_name(sample: dict, index: int) -> str:
@@ -38,7 +44,7 @@ def _as_array(value: Any) -> np.ndarray:
 
 def batch_scores(data_samples: Sequence[dict]) -> np.ndarray:
     """(B, C) float32 scores of a batch; raises ValueError naming a bad sample."""
-    if _last_batch['samples'] is data_samples:
+    if _is_last_batch(data_samples):
         return _last_batch['scores']
     rows = []
     for i, sample in enumerate(data_samples):
@@ -56,7 +62,7 @@ def batch_scores(data_samples: Sequence[dict]) -> np.ndarray:
     if len(lengths) > 1:
         raise ValueError(f'pred_score lengths differ within a batch: {sorted(lengths)}')
     scores = torch.stack(rows).to('cpu', torch.float32).numpy()
-    _last_batch.update(samples=data_samples, scores=scores, targets={})
+    _last_batch.update(samples=data_samples, first=data_samples[0], scores=scores, targets={})
     return scores
 
 
@@ -64,7 +70,7 @@ def batch_targets(data_samples: Sequence[dict], num_classes: int,
                   difficult_as: str = 'ignore') -> np.ndarray:
     """(B, C) int8 targets of a batch; raises ValueError naming a bad sample."""
     cached = _last_batch['targets'].get(difficult_as)
-    if _last_batch['samples'] is data_samples and cached is not None:
+    if cached is not None and _is_last_batch(data_samples):
         return cached
     target = np.zeros((len(data_samples), num_classes), dtype=np.int8)
     label_rows: List[np.ndarray] = []
@@ -90,7 +96,7 @@ def batch_targets(data_samples: Sequence[dict], num_classes: int,
         target[np.asarray(row_index, dtype=np.int64), labels] = 1
     if difficult_as != 'negative':
         _mark_difficult(data_samples, target, _DIFFICULT_VALUE[difficult_as])
-    if _last_batch['samples'] is data_samples:
+    if _is_last_batch(data_samples):
         _last_batch['targets'][difficult_as] = target
     return target
 
@@ -125,6 +131,8 @@ def _mark_difficult(data_samples: Sequence[dict], target: np.ndarray, value: int
 def batch_results(data_samples: Sequence[dict],
                   difficult_as: str = 'ignore') -> List[Tuple[np.ndarray, np.ndarray]]:
     """Per-sample (scores, target) row views of the batch arrays."""
+    if len(data_samples) == 0:
+        return []
     scores = batch_scores(data_samples)
     target = batch_targets(data_samples, scores.shape[1], difficult_as)
     return list(zip(scores, target))
@@ -143,4 +151,4 @@ def stack_results(
 
 def release_batch_cache() -> None:
     """Drop the reference to the last batch (called after an evaluation)."""
-    _last_batch.update(samples=None, scores=None, targets={})
+    _last_batch.update(samples=None, first=None, scores=None, targets={})
