@@ -11,9 +11,10 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
-# gives mmml_ext's metrics the work dir (reports, tuned thresholds) and, when the
-# dataset metainfo lacks them, the training class counts
-custom_hooks = [dict(type='MultiLabelEvalHook')]
+# ClassCountsHook gives losses and the head prior the training class counts;
+# MultiLabelEvalHook gives mmml_ext's metrics the work dir (reports, tuned
+# thresholds) and, when the dataset metainfo lacks them, the class counts
+custom_hooks = [dict(type='ClassCountsHook'), dict(type='MultiLabelEvalHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

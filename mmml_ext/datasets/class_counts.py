@@ -1,5 +1,6 @@
 """Count the training images of each class, for class-frequency-aware metrics and losses."""
-from typing import List, Optional
+import json
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -30,3 +31,21 @@ def count_class_images(dataset, num_classes: Optional[int] = None) -> List[int]:
         raise ValueError(f'label index {int(flat.max()) if flat.max() >= num_classes else int(flat.min())} '
                          f'outside [0, {num_classes})')
     return np.bincount(flat, minlength=num_classes).tolist()
+
+
+def load_class_counts(source: Union[str, Sequence[int]]) -> List[int]:
+    """Class counts from a list, or from a JSON file (a list, or a dict holding
+    ``class_counts`` or ``train_class_counts``)."""
+    if isinstance(source, str):
+        with open(source) as f:
+            data = json.load(f)
+        if isinstance(data, dict):
+            key = next((k for k in ('class_counts', 'train_class_counts') if k in data), None)
+            if key is None:
+                raise ValueError(f'{source} has no "class_counts" list')
+            data = data[key]
+        source = data
+    counts = [int(n) for n in source]
+    if any(n < 0 for n in counts):
+        raise ValueError(f'class counts must be >= 0, got {counts}')
+    return counts

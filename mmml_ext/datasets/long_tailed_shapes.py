@@ -83,9 +83,10 @@ class LongTailedShapes(MultiLabelDataset):
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`
             (``pipeline``, ``indices``, ``test_mode``, ``lazy_init``, ...).
 
-    The metainfo holds ``classes`` and ``train_class_counts``: the number of
-    training images of each class, which class-balanced losses, samplers and
-    head / medium / tail metrics need. Every split carries it.
+    The metainfo holds ``classes``, ``train_class_counts`` (the number of
+    training images of each class) and ``train_num_images``, which
+    class-balanced losses, samplers, prior initialisation and head / medium /
+    tail metrics need. Every split carries them.
 
     Examples:
         >>> from mmml_ext.datasets import LongTailedShapes
@@ -142,6 +143,7 @@ class LongTailedShapes(MultiLabelDataset):
 
         metainfo = dict(metainfo or {})
         metainfo.setdefault('train_class_counts', tuple(int(n) for n in train_counts))
+        metainfo.setdefault('train_num_images', num_train)
         super().__init__(ann_file='', metainfo=metainfo, **kwargs)
 
     def load_data_list(self) -> List[dict]:

@@ -8,18 +8,17 @@ thresholds, predictions saved after a failure), what to call this evaluation
 the training-set class counts when the dataset metainfo does not carry them
 (counted once from the training dataset).
 """
-import copy
 import logging
 from typing import List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from mmpretrain.registry import DATASETS, HOOKS
+from mmpretrain.registry import HOOKS
 
-from ..datasets.class_counts import count_class_images
 from ..evaluation.ap_metrics import MeanAP
 from ..evaluation.base import BaseMultiLabelMetric
+from .train_class_counts import train_class_counts
 
 
 @HOOKS.register_module()
@@ -63,16 +62,7 @@ class MultiLabelEvalHook(Hook):
         if self._counts is not None or self._counting_failed:
             return self._counts
         try:
-            loader = runner._train_dataloader
-            if isinstance(loader, dict) or loader is None:
-                loader_cfg = loader or runner.cfg.get('train_dataloader')
-                if loader_cfg is None:
-                    raise ValueError('the config has no train_dataloader')
-                dataset_cfg = copy.deepcopy(loader_cfg['dataset'])
-                dataset = DATASETS.build(dataset_cfg) if isinstance(dataset_cfg, dict) else dataset_cfg
-            else:
-                dataset = loader.dataset
-            self._counts = count_class_images(dataset)
+            self._counts, _ = train_class_counts(runner)
             print_log(f'MultiLabelEvalHook: counted the training images of '
                       f'{len(self._counts)} classes', logger='current')
         except Exception as error:  # the metric then reports mAP without groups

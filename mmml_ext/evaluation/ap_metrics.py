@@ -12,8 +12,8 @@ or a JSON file such as ``tools/class_counts.py`` writes), from the dataset's
 ``MultiLabelEvalHook``, which counts the training dataset.
 """
 import csv
-import logging
 import json
+import logging
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
@@ -23,30 +23,13 @@ from mmengine.logging import print_log
 
 from mmpretrain.registry import METRICS
 
+from ..datasets.class_counts import load_class_counts
 from ..functional import (average_precision, confusion_counts, mean_average_precision,
                           multilabel_predict, per_class_prf)
 from ..functional.checks import check_thr
 from .base import BaseMultiLabelMetric
 
 GROUPS = ('head', 'medium', 'tail')
-
-
-def load_class_counts(source: Union[str, Sequence[int]]) -> List[int]:
-    """Class counts from a list, or from a JSON file (a list, or a dict holding
-    ``class_counts`` or ``train_class_counts``)."""
-    if isinstance(source, str):
-        with open(source) as f:
-            data = json.load(f)
-        if isinstance(data, dict):
-            key = next((k for k in ('class_counts', 'train_class_counts') if k in data), None)
-            if key is None:
-                raise ValueError(f'{source} has no "class_counts" list')
-            data = data[key]
-        source = data
-    counts = [int(n) for n in source]
-    if any(n < 0 for n in counts):
-        raise ValueError(f'class counts must be >= 0, got {counts}')
-    return counts
 
 
 def frequency_groups(counts: Sequence[int], bounds: Sequence[float]) -> Dict[str, torch.Tensor]:

@@ -1,0 +1,81 @@
+"""What every multi-label loss module shares: target conversion, weighting, reduction.
+
+Subclasses implement :meth:`MultiLabelLoss.elementwise` on (N, C) logits and
+float targets; the base class takes mmpretrain's loss call,
+``forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None)``,
+turns index lists into one-hot targets, checks the targets (values in [0, 1];
+-1 marks an ignored cell, which gets no loss), and reduces: ``mean`` is the sum
+over classes averaged over samples (docs/losses.md).
+"""
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from ...functional.loss_reduction import check_reduction, weight_and_reduce
+
+
+def as_multilabel_target(label, logits: torch.Tensor) -> torch.Tensor:
+    """(N, C) float targets from a tensor of the logits' shape or N index lists."""
+    num_samples, num_classes = logits.shape
+    if isinstance(label, torch.Tensor) and label.shape == logits.shape:
+        return label.to(device=logits.device, dtype=torch.float32)
+    if isinstance(label, torch.Tensor) and label.dim() == 2:
+        raise ValueError(f'label of shape {tuple(label.shape)} does not match the logits '
+                         f'{tuple(logits.shape)}')
+    rows: List = list(label)
+    if len(rows) != num_samples:
+        raise ValueError(f'{len(rows)} label lists for {num_samples} samples')
+    target = torch.zeros(num_samples, num_classes, device=logits.device)
+    for i, row in enumerate(rows):
+        idx = torch.as_tensor(row, dtype=torch.long, device=logits.device).reshape(-1)
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+            raise ValueError(f'sample {i} has label index {idx.tolist()} outside '
+                             f'[0, {num_classes})')
+        target[i, idx] = 1
+    return target
+
+
+class MultiLabelLoss(nn.Module):
+    """Base of the multi-label losses.
+
+    Args:
+        reduction (str): ``'mean'`` (sum over classes, mean over samples),
+            ``'sum'`` or ``'none'``. Defaults to ``'mean'``.
+        loss_weight (float): Factor of the loss. Defaults to 1.
+    """
+
+    def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0) -> None:
+        super().__init__()
+        check_reduction(reduction)
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+
+    def elementwise(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(N, C) float32 loss of (N, C) logits and targets in [0, 1]."""
+        raise NotImplementedError
+
+    def forward(self,
+                cls_score: torch.Tensor,
+                label: Union[torch.Tensor, Sequence],
+                weight: Optional[torch.Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                **kwargs) -> torch.Tensor:
+        if cls_score.dim() != 2:
+            raise ValueError(f'cls_score must have shape (N, C), got {tuple(cls_score.shape)}')
+        reduction = reduction_override or self.reduction
+        check_reduction(reduction)
+        target = as_multilabel_target(label, cls_score)
+        ignored = target == -1
+        bad = ((target < 0) | (target > 1)) & ~ignored
+        if bool(bad.any()):
+            raise ValueError(f'targets must lie in [0, 1] (or be -1 for ignored), got '
+                             f'{target[bad][0].item()}')
+        has_ignored = bool(ignored.any())
+        if has_ignored:
+            target = target.clamp(min=0)
+        loss = self.elementwise(cls_score, target)
+        if has_ignored:
+            loss = loss.masked_fill(ignored, 0.0)
+        return self.loss_weight * weight_and_reduce(loss, weight, reduction, avg_factor)

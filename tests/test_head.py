@@ -1,0 +1,79 @@
+"""ImbalancedMultiLabelHead: prior bias, per-class thresholds, class counts from the hook."""
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
+
+import mmml_ext  # noqa: F401
+from cli_helpers import run_tool
+from mmml_ext.engine import ClassCountsHook
+
+HEAD = dict(type='ImbalancedMultiLabelHead', num_classes=3, in_channels=4)
+
+
+def test_prior_bias_from_counts_and_from_a_list():
+    head = MODELS.build(dict(HEAD, prior='counts', class_counts=[10, 50, 90], num_images=100))
+    head.init_weights()
+    torch.testing.assert_close(head.fc.bias.data,
+                               torch.tensor([math.log(0.1 / 0.9), 0.0, math.log(0.9 / 0.1)]))
+    head = MODELS.build(dict(HEAD, prior=[0.5, 0.2, 0.01]))
+    head.init_weights()
+    torch.testing.assert_close(torch.sigmoid(head.fc.bias.data), torch.tensor([0.5, 0.2, 0.01]))
+
+
+def test_prior_without_counts_names_the_keys():
+    head = MODELS.build(dict(HEAD, prior='counts'))
+    with pytest.raises(ValueError, match='class_counts=.*ClassCountsHook'):
+        head.init_weights()
+
+
+@pytest.mark.parametrize('bad, message', [
+    (dict(prior='uniform'), "prior must be 'counts'"), (dict(prior=[0.5, 1.0, 0.2]), 'priors in'),
+    (dict(thresholds=[0.5, 0.5]), '2 thresholds for 3 classes'),
+    (dict(thresholds=[0.5, 0.0, 0.2]), r'thresholds must lie in \(0, 1\]'),
+])
+def test_bad_head_arguments(bad, message):
+    with pytest.raises(ValueError, match=message):
+        MODELS.build(dict(HEAD, **bad))
+
+
+def test_per_class_thresholds_from_the_tuning_file(tmp_path):
+    path = tmp_path / 'thresholds.json'
+    path.write_text(json.dumps({'global': 0.4, 'per_class': [0.9, None, 0.2]}))
+    head = MODELS.build(dict(HEAD, thresholds=str(path)))
+    logits = torch.logit(torch.tensor([[0.85, 0.45, 0.25], [0.95, 0.35, 0.1]]))
+    samples = head._get_predictions(logits, None)
+    assert [s.pred_label.tolist() for s in samples] == [[1, 2], [0]]
+    torch.testing.assert_close(samples[0].pred_score, torch.sigmoid(logits[0]))
+
+
+def test_hook_gives_counts_to_losses_and_head():
+    model = MODELS.build(dict(
+        type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='ImbalancedMultiLabelHead', num_classes=20, in_channels=512, prior='counts',
+                  loss=dict(type='DistributionBalancedLoss'))))
+    runner = SimpleNamespace(model=model, cfg=Config(), _train_dataloader=dict(
+        dataset=dict(type='LongTailedShapes', split='train')))
+    ClassCountsHook().before_run(runner)
+    assert model.head.loss_module.class_counts[0] == 400
+    assert model.head.loss_module.num_images == model.head.num_images == 800
+    model.head.init_weights()
+    assert model.head.fc.bias[0].item() == pytest.approx(0.0)  # head class: 400 of 800
+
+
+@pytest.mark.parametrize('loss', ['focal', 'asl', 'cb-focal', 'db'])
+def test_demo_loss_configs_train(loss, tmp_path):
+    config = f'configs/demo/resnet18_shapes-lt_{loss}.py'
+    assert Config.fromfile(config).model.head.loss.type != 'CrossEntropyLoss'
+    proc = run_tool('train.py', config, '--work-dir', tmp_path, '--no-validate', '--cfg-options',
+                    'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=64',
+                    'train_dataloader.num_workers=0')
+    losses = [float(line.split('loss: ')[1].split()[0]) for line in
+              (proc.stdout + proc.stderr).splitlines() if 'Epoch(train)' in line and 'loss: ' in line]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert (tmp_path / 'epoch_1.pth').exists()

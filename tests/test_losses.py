@@ -1,0 +1,254 @@
+"""Losses: closed forms, the fused ASL's gradient, parity with mmpretrain and Keras, robustness."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+
+import mmml_ext  # noqa: F401
+from mmml_ext.functional.asymmetric_loss import asymmetric_loss, asymmetric_loss_reference
+from mmml_ext.functional.balanced_losses import (effective_number_weights, prior_logit_bias,
+                                                 rebalanced_weights)
+
+
+def sigmoid(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def random_batch(seed=0, n=8, c=6, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, c, generator=g, dtype=dtype) * 3
+    target = (torch.rand(n, c, generator=g) < 0.4).to(dtype)
+    return logits, target
+
+
+# ----------------------------------------------------------------- closed forms
+def test_asl_closed_form():
+    loss = MODELS.build(dict(type='MultiLabelAsymmetricLoss', gamma_pos=1, gamma_neg=4, clip=0.05,
+                             reduction='none'))
+    x = torch.tensor([[2.0, 0.5, -1.0]])
+    y = torch.tensor([[1.0, 0.0, 0.0]])
+    p = [sigmoid(v) for v in (2.0, 0.5, -1.0)]
+    expected = [-(1 - p[0]) * math.log(p[0]),
+                -((p[1] - 0.05)**4) * math.log(1 - p[1] + 0.05),
+                -((p[2] - 0.05)**4) * math.log(1 - p[2] + 0.05)]
+    torch.testing.assert_close(loss(x, y)[0], torch.tensor(expected))
+    # below the margin a negative costs nothing
+    assert loss(torch.tensor([[-4.0]]), torch.tensor([[0.0]])).item() == 0.0
+
+
+def test_focal_closed_form_scalar_alpha():
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss', gamma=2, alpha=0.25, reduction='none'))
+    p0, p1 = sigmoid(1.0), sigmoid(-0.5)
+    expected = [-0.25 * (1 - p0)**2 * math.log(p0), -0.75 * p1**2 * math.log(1 - p1)]
+    out = loss(torch.tensor([[1.0, -0.5]]), torch.tensor([[1.0, 0.0]]))
+    torch.testing.assert_close(out[0], torch.tensor(expected))
+
+
+def keras_multilabel_focal(y_pred_prob, y_true, alpha, gamma=2.0):
+    """The well-known Keras multi-label focal loss with a per-class alpha, written out."""
+    pt = y_true * y_pred_prob + (1 - y_true) * (1 - y_pred_prob)
+    per_element = -alpha * (1 - pt)**gamma * torch.log(pt)
+    return per_element.sum(dim=1).mean()
+
+
+def test_focal_with_class_weight_is_the_keras_per_class_alpha_loss():
+    logits, target = random_batch(1, dtype=torch.float64)
+    alpha = torch.tensor([0.9, 0.1, 0.5, 0.25, 0.6, 0.3], dtype=torch.float64)
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss', gamma=2, alpha=None,
+                             class_weight=alpha.tolist()))
+    expected = keras_multilabel_focal(torch.sigmoid(logits), target, alpha)
+    assert loss(logits, target).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_class_balanced_weights_closed_form():
+    w = effective_number_weights([100, 10, 1], beta=0.9)
+    raw = torch.tensor([0.1 / (1 - 0.9**100), 0.1 / (1 - 0.9**10), 1.0], dtype=torch.float64)
+    torch.testing.assert_close(w, raw * 3 / raw.sum())
+    assert torch.allclose(effective_number_weights([5, 50], beta=0.0), torch.ones(2, dtype=torch.float64))
+
+
+def test_class_balanced_loss_weights_the_inner_loss():
+    logits, target = random_batch(2, c=3)
+    counts = [100, 10, 1]
+    cb = MODELS.build(dict(type='ClassBalancedLoss', beta=0.9, class_counts=counts,
+                           loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
+                           reduction='none'))
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction='none')
+    torch.testing.assert_close(cb(logits, target), bce * effective_number_weights(counts, 0.9).float())
+
+
+def test_db_rebalanced_weights_closed_form():
+    counts = [100, 10, 1]
+    target = torch.tensor([[1.0, 1.0, 0.0]])
+    w = rebalanced_weights(target, counts, map_alpha=0.1, map_beta=10.0, map_gamma=0.3)
+    repeat = 1 / 100 + 1 / 10
+    expected = [1 / (1 + math.exp(-10 * ((1 / n) / repeat - 0.3))) + 0.1 for n in counts]
+    torch.testing.assert_close(w[0], torch.tensor(expected))
+
+
+def test_db_loss_closed_form_without_focal():
+    counts, num_images = [50, 5], 100
+    loss = MODELS.build(dict(type='DistributionBalancedLoss', class_counts=counts,
+                             num_images=num_images, focal=False, reduction='none',
+                             init_bias=0.05, neg_scale=5.0))
+    x, y = torch.tensor([[0.7, -0.3]]), torch.tensor([[1.0, 0.0]])
+    w = rebalanced_weights(y, counts)[0]
+    bias = [0.05 * math.log((n / num_images) / (1 - n / num_images)) / 5 for n in counts]
+    z_pos = 0.7 + bias[0]
+    z_neg = 5 * (-0.3 + bias[1])
+    expected = [w[0].item() * -math.log(sigmoid(z_pos)),
+                w[1].item() / 5 * -math.log(1 - sigmoid(z_neg))]
+    torch.testing.assert_close(loss(x, y)[0], torch.tensor(expected))
+
+
+def test_prior_logit_bias():
+    torch.testing.assert_close(prior_logit_bias([10, 50], 100),
+                               torch.tensor([math.log(0.1 / 0.9), 0.0]))
+
+
+# ----------------------------------------------------------------- reduction
+def test_mean_is_sum_over_classes_averaged_over_samples():
+    logits, target = random_batch(3)
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss'))
+    per_element = loss(logits, target, reduction_override='none')
+    assert loss(logits, target).item() == pytest.approx(per_element.sum(1).mean().item())
+    assert loss(logits, target, avg_factor=2).item() == pytest.approx(per_element.sum().item() / 2)
+    assert loss(logits, target, reduction_override='sum').item() == pytest.approx(
+        per_element.sum().item())
+    w = torch.arange(8.0)
+    assert loss(logits, target, weight=w).item() == pytest.approx(
+        (per_element * w[:, None]).sum(1).mean().item())
+
+
+def test_index_lists_and_ignored_targets():
+    loss = MODELS.build(dict(type='MultiLabelAsymmetricLoss', reduction='none'))
+    logits = torch.tensor([[1.0, -1.0, 0.5], [0.2, 0.3, -2.0]])
+    onehot = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    torch.testing.assert_close(loss(logits, [[0, 2], [1]]), loss(logits, onehot))
+    ignored = onehot.clone()
+    ignored[0, 1] = -1
+    out = loss(logits, ignored)
+    assert out[0, 1] == 0 and torch.equal(out[1], loss(logits, onehot)[1])
+
+
+# ----------------------------------------------------------------- fused ASL
+@pytest.mark.parametrize('gamma_pos, gamma_neg, clip, detach', [
+    (0, 4, 0.05, True), (1, 4, 0.05, False), (0.5, 2, 0.0, False), (2, 0.5, 0.1, False),
+    (0, 0, 0.0, False), (1, 3, 0.2, True)])
+def test_fused_asl_gradcheck_and_matches_the_plain_formula(gamma_pos, gamma_neg, clip, detach):
+    logits, target = random_batch(4, dtype=torch.float64)
+    logits.requires_grad_()
+    args = (gamma_pos, gamma_neg, clip, 1e-8, detach)
+    if not detach:
+        assert torch.autograd.gradcheck(lambda x: asymmetric_loss(x, target, *args), (logits, ))
+    fused = asymmetric_loss(logits, target, *args)
+    (grad_fused, ) = torch.autograd.grad(fused.sum(), logits)
+    plain = asymmetric_loss_reference(logits, target, *args)
+    (grad_plain, ) = torch.autograd.grad(plain.sum(), logits)
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-12)
+    torch.testing.assert_close(grad_fused, grad_plain, rtol=0, atol=1e-12)
+
+
+def test_detached_weight_leaves_grad_mode_alone():
+    logits, target = random_batch(5)
+    logits.requires_grad_()
+    MODELS.build(dict(type='MultiLabelAsymmetricLoss'))(logits, target).backward()
+    assert torch.is_grad_enabled() and logits.grad is not None
+
+
+def test_equal_to_mmpretrain_asymmetric_loss_where_they_coincide():
+    logits, target = random_batch(6)
+    ours = MODELS.build(dict(type='MultiLabelAsymmetricLoss', gamma_pos=1, gamma_neg=4,
+                             clip=0.05, detach_focal_weight=False))
+    theirs = MODELS.build(dict(type='AsymmetricLoss', gamma_pos=1, gamma_neg=4, clip=0.05))
+    x1 = logits.clone().requires_grad_()
+    x2 = logits.clone().requires_grad_()
+    a = ours(x1, target, avg_factor=8)
+    b = theirs(x2, target, avg_factor=8)
+    a.backward()
+    b.backward()
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(x1.grad, x2.grad)
+
+
+# ----------------------------------------------------------------- robustness
+LOSS_CFGS = [
+    dict(type='MultiLabelAsymmetricLoss'),
+    dict(type='MultiLabelAsymmetricLoss', clip=0.0, eps=0.0, detach_focal_weight=False),
+    dict(type='MultiLabelFocalLoss'),
+    dict(type='MultiLabelFocalLoss', alpha=None, class_weight=[1, 2, 3]),
+    dict(type='ClassBalancedLoss', class_counts=[100, 10, 1]),
+    dict(type='ClassBalancedLoss', class_counts=[100, 10, 1],
+         loss=dict(type='MultiLabelAsymmetricLoss')),
+    dict(type='DistributionBalancedLoss', class_counts=[100, 10, 1], num_images=200),
+]
+
+
+@pytest.mark.parametrize('cfg', LOSS_CFGS)
+def test_finite_at_extreme_logits(cfg):
+    loss = MODELS.build(cfg)
+    logits = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]], requires_grad=True)
+    target = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    value = loss(logits, target)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
+    assert value.dtype == torch.float32
+
+
+@pytest.mark.parametrize('cfg', LOSS_CFGS)
+def test_bf16_autocast_close_to_float32(cfg):
+    loss = MODELS.build(cfg)
+    g = torch.Generator().manual_seed(7)
+    feats = torch.randn(16, 8, generator=g)
+    weight = torch.randn(8, 3, generator=g)
+    target = (torch.rand(16, 3, generator=g) < 0.4).float()
+    reference = loss(feats @ weight, target)
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        logits = feats @ weight
+        assert logits.dtype == torch.bfloat16
+        value = loss(logits, target)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(reference.item(), rel=0.05)
+
+
+@pytest.mark.parametrize('cfg, message', [
+    (dict(type='MultiLabelFocalLoss', gamma=-1), 'gamma must be >= 0'),
+    (dict(type='MultiLabelAsymmetricLoss', gamma_neg=-2), 'gamma_neg must be >= 0'),
+    (dict(type='MultiLabelAsymmetricLoss', clip=1.0), r'clip must be in \[0, 1\)'),
+    (dict(type='MultiLabelAsymmetricLoss', clip=-0.1), r'clip must be in \[0, 1\)'),
+    (dict(type='MultiLabelFocalLoss', alpha=1.5), 'alpha must be in'),
+    (dict(type='ClassBalancedLoss', beta=1.0), r'beta must be in \[0, 1\)'),
+    (dict(type='MultiLabelFocalLoss', reduction='avg'), 'reduction must be one of'),
+])
+def test_bad_arguments(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        MODELS.build(cfg)
+
+
+def test_class_weight_of_the_wrong_length():
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss', class_weight=[1.0, 2.0]))
+    with pytest.raises(ValueError, match=r'class_weight has \(2,\) entries, the logits 3 classes'):
+        loss(torch.zeros(2, 3), torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize('cfg', [dict(type='ClassBalancedLoss'),
+                                 dict(type='DistributionBalancedLoss')])
+def test_missing_class_counts_name_the_config_key(cfg):
+    with pytest.raises(ValueError, match=r'class_counts=.*ClassCountsHook'):
+        MODELS.build(cfg)(torch.zeros(2, 3), torch.zeros(2, 3))
+
+
+def test_db_without_num_images_names_it():
+    loss = MODELS.build(dict(type='DistributionBalancedLoss', class_counts=[3, 2, 1]))
+    with pytest.raises(ValueError, match='num_images='):
+        loss(torch.zeros(2, 3), torch.zeros(2, 3))
+
+
+def test_bad_targets():
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss'))
+    with pytest.raises(ValueError, match=r'targets must lie in \[0, 1\]'):
+        loss(torch.zeros(1, 2), torch.tensor([[2.0, 0.0]]))
+    with pytest.raises(ValueError, match='label index'):
+        loss(torch.zeros(1, 2), [[3]])
