@@ -7,9 +7,24 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
 import mmml_ext  # noqa: F401
-from mmml_ext.functional.asymmetric_loss import asymmetric_loss, asymmetric_loss_reference
+from mmml_ext.functional.asymmetric_loss import asymmetric_loss
 from mmml_ext.functional.balanced_losses import (effective_number_weights, prior_logit_bias,
                                                  rebalanced_weights)
+
+
+def asymmetric_loss_reference(x, y, gamma_pos, gamma_neg, clip, eps, detach):
+    """ASL written plainly for autograd, as the official code computes it."""
+    p = torch.sigmoid(x)
+    p_m = (p - clip).clamp(min=0)
+    if eps > 0:
+        log_pos, log_neg = p.clamp(min=eps).log(), (1 - p_m).clamp(min=eps).log()
+    else:
+        log_pos = F.logsigmoid(x)
+        log_neg = (1 - p_m).log() if clip > 0 else F.logsigmoid(-x)
+    w_pos, w_neg = (1 - p)**gamma_pos, p_m**gamma_neg
+    if detach:
+        w_pos, w_neg = w_pos.detach(), w_neg.detach()
+    return -(y * w_pos * log_pos + (1 - y) * w_neg * log_neg)
 
 
 def sigmoid(x):
@@ -136,9 +151,12 @@ def test_index_lists_and_ignored_targets():
 # ----------------------------------------------------------------- fused ASL
 @pytest.mark.parametrize('gamma_pos, gamma_neg, clip, detach', [
     (0, 4, 0.05, True), (1, 4, 0.05, False), (0.5, 2, 0.0, False), (2, 0.5, 0.1, False),
-    (0, 0, 0.0, False), (1, 3, 0.2, True)])
+    (0, 0, 0.0, False), (1, 3, 0.2, True), (1, 1, 0.05, False), (0, 4, 0.0, True)])
 def test_fused_asl_gradcheck_and_matches_the_plain_formula(gamma_pos, gamma_neg, clip, detach):
     logits, target = random_batch(4, dtype=torch.float64)
+    logits[0, :3] = torch.tensor([-30.0, 25.0, -3.0])  # below eps, above 1 - eps, inside the margin
+    target[0, :3] = torch.tensor([1.0, 0.0, 0.0])
+    target[1] = torch.linspace(0, 1, target.shape[1])  # soft targets
     logits.requires_grad_()
     args = (gamma_pos, gamma_neg, clip, 1e-8, detach)
     if not detach:
@@ -252,3 +270,38 @@ def test_bad_targets():
         loss(torch.zeros(1, 2), torch.tensor([[2.0, 0.0]]))
     with pytest.raises(ValueError, match='label index'):
         loss(torch.zeros(1, 2), [[3]])
+
+
+def focal_reference(x, y, gamma, alpha):
+    """Sigmoid focal loss written plainly (Lin et al.), for autograd."""
+    p = torch.sigmoid(x)
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1 - alpha)
+    return -(a_pos * y * (1 - p)**gamma * F.logsigmoid(x)
+             + a_neg * (1 - y) * p**gamma * F.logsigmoid(-x))
+
+
+@pytest.mark.parametrize('gamma, alpha', [(2.0, 0.25), (0.0, None), (1.5, 0.6), (3.0, None)])
+def test_focal_gradient_matches_the_plain_formula(gamma, alpha):
+    logits, target = random_batch(8, dtype=torch.float64)
+    target[1] = torch.linspace(0, 1, target.shape[1])  # soft targets
+    logits.requires_grad_()
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss', gamma=gamma, alpha=alpha,
+                             reduction='none'))
+    assert torch.autograd.gradcheck(lambda x: loss(x, target), (logits, ))
+    ours = loss(logits, target)
+    plain = focal_reference(logits, target, gamma, alpha)
+    torch.testing.assert_close(ours, plain, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.autograd.grad(ours.sum(), logits)[0],
+                               torch.autograd.grad(plain.sum(), logits)[0], rtol=0, atol=1e-12)
+
+
+def test_equal_to_mmpretrain_focal_loss_where_they_coincide():
+    logits, target = random_batch(9)
+    ours = MODELS.build(dict(type='MultiLabelFocalLoss', gamma=2.0, alpha=0.25))
+    theirs = MODELS.build(dict(type='FocalLoss', gamma=2.0, alpha=0.25))
+    x1, x2 = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    a, b = ours(x1, target, avg_factor=8), theirs(x2, target, avg_factor=8)
+    a.backward()
+    b.backward()
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(x1.grad, x2.grad)

@@ -1,4 +1,4 @@
-"""Asymmetric loss (ASL, Ridnik et al. 2021), fused: one pass forward, closed-form backward.
+"""Asymmetric loss (ASL, Ridnik et al. 2021), fused: few passes forward, closed-form backward.
 
 Element-wise, from logits x with p = sigmoid(x), target y in [0, 1]:
 
@@ -6,91 +6,150 @@ Element-wise, from logits x with p = sigmoid(x), target y in [0, 1]:
     L- = -p_m^g- log(1 - p_m),      p_m = max(p - clip, 0)
     L  = y L+ + (1 - y) L-
 
-As in the official code, the argument of each log is clamped below at ``eps``.
-Logs come from log-sigmoid, so nothing overflows at logits of +-1e4, and
-everything is computed in float32 (float64 for float64 input) whatever the
-autocast context. With ``detach_focal_weight`` the focusing weights (1-p)^g+
-and p_m^g- carry no gradient (the official ``disable_torch_grad_focal_loss``),
-without touching the global grad mode.
+As in the official code (and mmpretrain's), the argument of each log is clamped
+below at ``eps`` (with ``eps = 0`` the logs come from log-sigmoid); the loss is
+therefore finite at logits of +-1e4. Everything is computed in float32 (float64
+for float64 input) whatever the autocast context. With ``detach_focal_weight``
+the focusing weights (1-p)^g+ and p_m^g- carry no gradient (the official
+``disable_torch_grad_focal_loss``), without touching the global grad mode.
 
-The backward pass is the closed form, with q = 1 - p and the clamped logs
-written l+ and l-:
+The derivative is the closed form, formed in the forward pass from its
+intermediates (the backward pass only multiplies), with q = 1 - p and l+, l-
+the clamped logs:
 
-    dL+/dx = g+ p q^g+ l+ - q^(g+ + 1) [log p > log eps]
-    dL-/dx = (-g- p_m^(g- - 1) l- + p_m^g- / (1 - p_m)) p q [p > clip]
+    dL+/dx = g+ p q^g+ l+ - q^(g+ + 1) [p > eps]
+    dL-/dx = (p_m^g- / (1 - p_m) - g- p_m^(g- - 1) l-) p q [p > clip, 1 - p_m > eps]
 
-(the terms with g+ / g- are dropped when the weights are detached). This saves
-autograd from storing a dozen intermediates and is about twice as fast as the
-plain formula; ``asymmetric_loss_reference`` is that plain formula, for tests.
+(the g+ / g- terms vanish when the weights are detached). Integer gammas are
+taken by multiplication, and autograd stores no intermediates, which makes
+this about twice as fast as the plain formula under autograd.
 """
-import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 
-def _compute_dtype(x: torch.Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
+def _power(t: torch.Tensor, gamma: float) -> Optional[torch.Tensor]:
+    """t ** gamma, by multiplication for small integers; None for gamma 0 (a weight of 1)."""
+    if gamma == 0:
+        return None
+    if gamma == 1:
+        return t
+    if gamma == 2:
+        return t * t
+    if gamma == 4:
+        square = t * t
+        return square.mul_(square)
+    return t.pow(gamma)
 
 
-def _terms(x: torch.Tensor, gamma_pos: float, gamma_neg: float, clip: float, eps: float):
-    """p, q, clamped logs and weights, shared by forward and backward."""
-    log_p, log_q = F.logsigmoid(x), F.logsigmoid(-x)
-    p, q = log_p.exp(), log_q.exp()
-    log_eps = math.log(eps) if eps > 0 else -math.inf
-    pos_log = log_p.clamp(min=log_eps)
-    if clip > 0:
-        p_m = (p - clip).clamp(min=0)
-        one_minus_pm = (q + clip).clamp(max=1)
-        neg_log_raw = one_minus_pm.log()
+def _times(weight: Optional[torch.Tensor], t: torch.Tensor) -> torch.Tensor:
+    return t if weight is None else weight * t
+
+
+#: Larger inputs are processed in chunks of CHUNK elements, so that the
+#: intermediates stay in cache (measured with tools/benchmarks/bench_losses.py).
+SINGLE_PASS_LIMIT = 1 << 18
+CHUNK = 1 << 16
+
+
+def _logs(x, p, one_minus_pm, clip, eps):
+    """log(max(p, eps)) and log(max(1 - p_m, eps)); from log-sigmoid when eps is 0."""
+    if eps > 0:
+        pos_log = p.clamp(min=eps).log_()
+        neg_arg = one_minus_pm if one_minus_pm is not None else 1 - p
+        neg_log = (neg_arg.clamp(min=eps) if clip < eps else neg_arg).log()
     else:
-        p_m, one_minus_pm, neg_log_raw = p, q, log_q
-    neg_log = neg_log_raw.clamp(min=log_eps)
-    w_pos = (gamma_pos * log_q).exp() if gamma_pos else torch.ones_like(p)
-    w_neg = p_m.pow(gamma_neg) if gamma_neg else torch.ones_like(p)
-    return (p, q, log_p > log_eps, pos_log, p_m, one_minus_pm, neg_log_raw > log_eps, neg_log,
-            w_pos, w_neg)
+        pos_log = F.logsigmoid(x)
+        neg_log = one_minus_pm.log() if one_minus_pm is not None else F.logsigmoid(-x)
+    return pos_log, neg_log
+
+
+def _loss_and_grads(x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_pos, alpha_neg,
+                    need_y):
+    """Loss, dloss/dx and (if ``need_y``) dloss/dy of a flat chunk, element-wise.
+
+    The derivatives are formed here from the forward's intermediates, so the
+    backward pass is one multiplication and nothing is computed twice.
+    ``alpha_pos`` / ``alpha_neg`` scale the positive / negative terms.
+    """
+    p = torch.sigmoid(x)
+    q = 1 - p
+    if clip > 0:
+        p_m = (p - clip).clamp_(min=0)
+        one_minus_pm = torch.sub(1 + clip, p).clamp_(max=1)
+    else:
+        p_m, one_minus_pm = p, None
+    pos_log, neg_log = _logs(x, p, one_minus_pm, clip, eps)
+    w_pos = _power(q, gamma_pos)
+    w_neg = _power(p_m, gamma_neg)
+    pos_term, neg_term = _times(w_pos, pos_log), _times(w_neg, neg_log)
+    if alpha_pos != 1:
+        pos_term = pos_term * alpha_pos
+    if alpha_neg != 1:
+        neg_term = neg_term * alpha_neg
+    loss = torch.lerp(neg_term, pos_term, y).neg_()
+
+    pq = p * q
+    # positives: -w+ l+ with dl+/dx = q where p > eps
+    d_pos = torch.neg(_times(w_pos, q))
+    if eps > 0:
+        d_pos.masked_fill_(p <= eps, 0)
+    # negatives: -w- l- with dl-/dx = -pq / (1 - p_m) where p > clip and 1 - p_m > eps
+    if clip > 0:
+        d_neg = _times(w_neg, pq.div(one_minus_pm))
+        if w_neg is None:  # no p_m^g- factor to zero the inactive part
+            d_neg.masked_fill_(p <= clip, 0)
+        if eps > 0 and clip < eps:
+            d_neg.masked_fill_(one_minus_pm <= eps, 0)
+    else:
+        d_neg = _times(w_neg, p).clone()  # pq / q, without dividing by q
+        if eps > 0:
+            d_neg.masked_fill_(q <= eps, 0)
+    if alpha_pos != 1:
+        d_pos.mul_(alpha_pos)
+    if alpha_neg != 1:
+        d_neg = d_neg * alpha_neg
+    if not detach_weight:
+        if gamma_pos:
+            d_pos.add_(gamma_pos * p * pos_term)
+        if gamma_neg:
+            dw = _times(_power(p_m, gamma_neg - 1), gamma_neg * pq)
+            if gamma_neg <= 1:  # no positive power of p_m to zero the inactive part
+                dw = dw.masked_fill_(p_m <= 0, 0)
+            d_neg.sub_(dw * (neg_log if alpha_neg == 1 else alpha_neg * neg_log))
+    grad_x = torch.lerp(d_neg, d_pos, y)
+    grad_y = neg_term - pos_term if need_y else None
+    return loss, grad_x, grad_y
 
 
 class _FusedAsymmetricLoss(torch.autograd.Function):
+    """Element-wise loss with its derivatives formed in the forward pass, in chunks."""
 
     @staticmethod
-    def forward(ctx, x, y, gamma_pos, gamma_neg, clip, eps, detach_weight):
-        (_, _, _, pos_log, _, _, _, neg_log, w_pos, w_neg) = _terms(x, gamma_pos, gamma_neg,
-                                                                    clip, eps)
-        loss_pos, loss_neg = -w_pos * pos_log, -w_neg * neg_log
-        ctx.save_for_backward(x, y)
-        ctx.params = (gamma_pos, gamma_neg, clip, eps, detach_weight)
-        return torch.lerp(loss_neg, loss_pos, y)
+    def forward(ctx, x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_pos, alpha_neg):
+        params = (gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_pos, alpha_neg,
+                  ctx.needs_input_grad[1])
+        flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+        if flat_x.numel() <= SINGLE_PASS_LIMIT:
+            loss, grad_x, grad_y = _loss_and_grads(flat_x, flat_y, *params)
+        else:
+            loss, grad_x = torch.empty_like(flat_x), torch.empty_like(flat_x)
+            grad_y = torch.empty_like(flat_x) if params[-1] else None
+            for start in range(0, flat_x.numel(), CHUNK):
+                part = slice(start, start + CHUNK)
+                parts = _loss_and_grads(flat_x[part], flat_y[part], *params)
+                loss[part], grad_x[part] = parts[0], parts[1]
+                if grad_y is not None:
+                    grad_y[part] = parts[2]
+        ctx.save_for_backward(grad_x.view_as(x), None if grad_y is None else grad_y.view_as(x))
+        return loss.view_as(x)
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
-        gamma_pos, gamma_neg, clip, eps, detach_weight = ctx.params
-        (p, q, pos_unclamped, pos_log, p_m, one_minus_pm, neg_unclamped, neg_log, w_pos,
-         w_neg) = _terms(x, gamma_pos, gamma_neg, clip, eps)
-        pq = p * q
-        # positive term -w+ l+: w+ = q^g+, dw+/dx = -g+ p w+, dl+/dx = q where unclamped
-        d_pos = -w_pos * q * pos_unclamped
-        # negative term -w- l-: w- = p_m^g-, dp_m/dx = pq where p > clip,
-        # dl-/dx = -pq / (1 - p_m) where unclamped
-        if clip > 0:
-            d_neg = torch.where(p > clip, w_neg * pq / one_minus_pm, torch.zeros_like(p))
-        else:
-            d_neg = w_neg * p  # pq / q, written without dividing by q
-        d_neg = d_neg * neg_unclamped
-        if not detach_weight:
-            if gamma_pos:
-                d_pos = d_pos + gamma_pos * p * w_pos * pos_log
-            if gamma_neg:
-                active = p_m > 0
-                dw = gamma_neg * p_m.clamp(min=torch.finfo(p.dtype).tiny).pow(gamma_neg - 1) * pq
-                d_neg = d_neg - torch.where(active, dw, torch.zeros_like(dw)) * neg_log
-        grad_x = grad * torch.lerp(d_neg, d_pos, y)
-        grad_y = None
-        if ctx.needs_input_grad[1]:
-            grad_y = grad * (-w_pos * pos_log + w_neg * neg_log)
-        return grad_x, grad_y, None, None, None, None, None
+        grad_x, grad_y = ctx.saved_tensors
+        return (grad * grad_x, None if grad_y is None else grad * grad_y) + (None, ) * 7
 
 
 def check_asl_args(gamma_pos: float, gamma_neg: float, clip: float, eps: float) -> None:
@@ -128,22 +187,22 @@ def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float
         tensor([[0.1269, 0.0016]])
     """
     check_asl_args(gamma_pos, gamma_neg, clip, eps)
+    return fused_focal_terms(logits, target, gamma_pos, gamma_neg, clip, eps,
+                             detach_focal_weight)
+
+
+def fused_focal_terms(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float,
+                      gamma_neg: float, clip: float, eps: float, detach_weight: bool,
+                      alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> torch.Tensor:
+    """The fused kernel behind ASL and focal loss (focal is ASL with clip 0,
+    eps 0, gamma_pos = gamma_neg and the weights' gradient kept), in float32
+    (float64 for float64 logits) with autocast off. Arguments are not checked."""
     if logits.shape != target.shape:
         raise ValueError(f'logits {tuple(logits.shape)} and target {tuple(target.shape)} '
                          'must have the same shape')
-    dtype = _compute_dtype(logits)
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
     with torch.autocast(device_type=logits.device.type, enabled=False):
         return _FusedAsymmetricLoss.apply(logits.to(dtype), target.to(dtype), float(gamma_pos),
                                           float(gamma_neg), float(clip), float(eps),
-                                          bool(detach_focal_weight))
-
-
-def asymmetric_loss_reference(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float = 0.0,
-                              gamma_neg: float = 4.0, clip: float = 0.05, eps: float = 1e-8,
-                              detach_focal_weight: bool = True) -> torch.Tensor:
-    """The same loss as :func:`asymmetric_loss`, written plainly for autograd (tests)."""
-    x, y = logits.to(_compute_dtype(logits)), target.to(_compute_dtype(logits))
-    (_, _, _, pos_log, _, _, _, neg_log, w_pos, w_neg) = _terms(x, gamma_pos, gamma_neg, clip, eps)
-    if detach_focal_weight:
-        w_pos, w_neg = w_pos.detach(), w_neg.detach()
-    return y * (-w_pos * pos_log) + (1 - y) * (-w_neg * neg_log)
+                                          bool(detach_weight), float(alpha_pos),
+                                          float(alpha_neg))

@@ -11,13 +11,16 @@ weights both terms of class c. ``gamma=2, alpha=None, class_weight=[...]`` with
 the ``mean`` reduction (sum over classes, mean over samples) is the well-known
 Keras multi-label focal loss with a per-class alpha vector.
 
-Computed in float32 from log-sigmoid, so it stays finite at logits of +-1e4 and
-under fp16 / bf16 autocast.
+It runs on the fused kernel of :mod:`mmml_ext.functional.asymmetric_loss` (focal
+loss is ASL with no margin, no clamp, one gamma and the weights' gradient kept):
+float32 from log-sigmoid, finite at logits of +-1e4 and under fp16 / bf16
+autocast, with the closed-form gradient.
 """
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
+
+from .asymmetric_loss import fused_focal_terms
 
 
 def check_focal_args(gamma: float, alpha: Optional[float]) -> None:
@@ -49,21 +52,12 @@ def sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float 
         tensor([[0.1733]])
     """
     check_focal_args(gamma, alpha)
-    if logits.shape != target.shape:
-        raise ValueError(f'logits {tuple(logits.shape)} and target {tuple(target.shape)} '
-                         'must have the same shape')
-    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
-    with torch.autocast(device_type=logits.device.type, enabled=False):
-        x, y = logits.to(dtype), target.to(dtype)
-        log_p, log_q = F.logsigmoid(x), F.logsigmoid(-x)
-        pos = -(gamma * log_q).exp() * log_p if gamma else -log_p
-        neg = -(gamma * log_p).exp() * log_q if gamma else -log_q
-        if alpha is not None:
-            pos, neg = alpha * pos, (1 - alpha) * neg
-        loss = y * pos + (1 - y) * neg
-        if class_weight is not None:
-            if class_weight.shape != (logits.shape[1], ):
-                raise ValueError(f'class_weight has {tuple(class_weight.shape)} entries, '
-                                 f'the logits {logits.shape[1]} classes')
-            loss = loss * class_weight.to(device=loss.device, dtype=dtype)
-        return loss
+    alpha_pos, alpha_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    # focal loss is the fused ASL kernel with clip 0, eps 0, one gamma, weight gradient kept
+    loss = fused_focal_terms(logits, target, gamma, gamma, 0.0, 0.0, False, alpha_pos, alpha_neg)
+    if class_weight is not None:
+        if class_weight.shape != (logits.shape[1], ):
+            raise ValueError(f'class_weight has {tuple(class_weight.shape)} entries, '
+                             f'the logits {logits.shape[1]} classes')
+        loss = loss * class_weight.to(device=loss.device, dtype=loss.dtype)
+    return loss

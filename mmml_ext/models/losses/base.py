@@ -67,15 +67,16 @@ class MultiLabelLoss(nn.Module):
         reduction = reduction_override or self.reduction
         check_reduction(reduction)
         target = as_multilabel_target(label, cls_score)
-        ignored = target == -1
-        bad = ((target < 0) | (target > 1)) & ~ignored
-        if bool(bad.any()):
-            raise ValueError(f'targets must lie in [0, 1] (or be -1 for ignored), got '
-                             f'{target[bad][0].item()}')
-        has_ignored = bool(ignored.any())
-        if has_ignored:
+        low, high = torch.aminmax(target)  # one pass over the common case
+        ignored = None
+        if bool(low < 0) or bool(high > 1):
+            ignored = target == -1
+            bad = ((target < 0) | (target > 1)) & ~ignored
+            if bool(bad.any()):
+                raise ValueError(f'targets must lie in [0, 1] (or be -1 for ignored), got '
+                                 f'{target[bad][0].item()}')
             target = target.clamp(min=0)
         loss = self.elementwise(cls_score, target)
-        if has_ignored:
+        if ignored is not None:
             loss = loss.masked_fill(ignored, 0.0)
         return self.loss_weight * weight_and_reduce(loss, weight, reduction, avg_factor)

@@ -1,0 +1,75 @@
+"""Forward + backward time of the multi-label losses against mmpretrain's and BCE.
+
+    python tools/benchmarks/bench_losses.py [--batch 256] [--classes 1000,9605] [--steps 50]
+
+For each number of classes, one process times a forward + backward step of
+every loss on the same logits and targets (median over ``--steps`` after a
+warm-up), and prints one JSON line: the milliseconds per step, and the ratios
+the losses are judged by: ``asl_speedup`` (mmpretrain's AsymmetricLoss over
+ours; goal >= 2), ``asl_vs_bce`` (ours over BCEWithLogits; goal <= 2), and the
+same for the focal losses.
+"""
+import argparse
+import json
+import statistics
+import time
+from typing import Callable, Dict
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+
+import mmml_ext  # noqa: F401  (registers the losses)
+
+
+def step_time_ms(loss_fn: Callable, logits: torch.Tensor, target: torch.Tensor, steps: int) -> float:
+    """Median milliseconds of one forward + backward."""
+    times = []
+    for i in range(steps + 5):
+        x = logits.detach().requires_grad_()
+        start = time.perf_counter()
+        loss_fn(x, target).backward()
+        if i >= 5:
+            times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def losses(num_classes: int) -> Dict[str, Callable]:
+    counts = torch.logspace(3, 0, num_classes).round().long().tolist()
+    build = MODELS.build
+    return {
+        'bce_with_logits': lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction='sum') / len(x),
+        'mmpretrain_asl': build(dict(type='AsymmetricLoss', gamma_pos=0.0, gamma_neg=4.0, clip=0.05)),
+        'ours_asl': build(dict(type='MultiLabelAsymmetricLoss', gamma_pos=0.0, gamma_neg=4.0, clip=0.05)),
+        'ours_asl_weight_grad': build(dict(type='MultiLabelAsymmetricLoss', gamma_pos=0.0, gamma_neg=4.0,
+                                           clip=0.05, detach_focal_weight=False)),
+        'mmpretrain_focal': build(dict(type='FocalLoss', gamma=2.0, alpha=0.25)),
+        'ours_focal': build(dict(type='MultiLabelFocalLoss', gamma=2.0, alpha=0.25)),
+        'ours_cb_focal': build(dict(type='ClassBalancedLoss', class_counts=counts)),
+        'ours_db': build(dict(type='DistributionBalancedLoss', class_counts=counts, num_images=2000)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--batch', type=int, default=256)
+    parser.add_argument('--classes', default='1000,9605')
+    parser.add_argument('--steps', type=int, default=50)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    for num_classes in (int(c) for c in args.classes.split(',')):
+        logits = torch.randn(args.batch, num_classes) * 3
+        target = (torch.rand(args.batch, num_classes) < 0.05).float()
+        ms = {name: step_time_ms(fn, logits, target, args.steps)
+              for name, fn in losses(num_classes).items()}
+        print(json.dumps(dict(
+            size=f'{args.batch}x{num_classes}', threads=torch.get_num_threads(),
+            ms_per_step={k: round(v, 3) for k, v in ms.items()},
+            asl_speedup=round(ms['mmpretrain_asl'] / ms['ours_asl'], 2),
+            asl_vs_bce=round(ms['ours_asl'] / ms['bce_with_logits'], 2),
+            focal_speedup=round(ms['mmpretrain_focal'] / ms['ours_focal'], 2),
+        )))
+
+
+if __name__ == '__main__':
+    main()
