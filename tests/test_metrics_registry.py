@@ -225,12 +225,23 @@ def test_metrics_of_one_evaluator_share_the_batch_rows():
     evaluator = Evaluator([prf, subset])
     evaluator.process(make_samples(scores[:8], labels[:8]))
     assert len(prf.results) == len(subset.results) == 8
-    assert np.shares_memory(prf.results[5][0], subset.results[5][0])  # one score array
-    assert prf.results[0][0].base is subset.results[7][0].base
-    assert prf.results[0][1].dtype == np.int8 and prf.results[0][0].dtype == np.float32
+    assert all(a is b for a, b in zip(prf.results, subset.results))  # one copy for all metrics
+    assert prf.results[0].scores.dtype == np.float32 and prf.results[0].target.dtype == np.int8
     # a new batch in the same list object is not mistaken for the cached one
     batch = make_samples(scores[:2], labels[:2])
     prf.process(None, batch)
     batch[:] = make_samples(scores[2:4], labels[2:4])
     prf.process(None, batch)
-    np.testing.assert_array_equal(prf.results[-1][0], scores[3].numpy())
+    np.testing.assert_array_equal(prf.results[-1].scores, scores[3].numpy())
+
+
+def test_rows_pickle_as_their_own_rows_only():
+    import pickle
+    scores, _, labels = random_samples(n=256, c=50)
+    metric = METRICS.build(dict(type='MultiLabelPRF'))
+    metric.process(None, make_samples(scores, labels))
+    one = pickle.dumps(metric.results[3])
+    assert len(one) < 50 * 5 + 400  # not the whole (256, 50) batch
+    row = pickle.loads(one)
+    np.testing.assert_array_equal(row.scores, scores[3].numpy())
+    np.testing.assert_array_equal(row.target, metric.results[3].target)

@@ -103,7 +103,7 @@ class MeanAP(BaseMultiLabelMetric):
         return self.counted_class_counts
 
     def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        ap = average_precision(scores, target)
+        ap = self.shared('ap', lambda: average_precision(scores, target, validate_args=False))
         names = self.class_names
         result = {}
         if 'mAP' in self.items:
@@ -134,7 +134,9 @@ class MeanAP(BaseMultiLabelMetric):
     def write_report(self, report_dir: str, scores: torch.Tensor, target: torch.Tensor,
                      ap: torch.Tensor, counts: Optional[Sequence[int]]) -> None:
         """Write ``per_class/<eval_tag>.json`` and ``.csv`` under ``report_dir``."""
-        tallies = confusion_counts(multilabel_predict(scores, self.report_thr), target)
+        pred = self.shared(('pred', self.report_thr, None),
+                           lambda: multilabel_predict(scores, self.report_thr, validate_args=False))
+        tallies = confusion_counts(pred, target)
         prf = per_class_prf(tallies['tp'], tallies['fp'], tallies['fn'])
         support = (target == 1).sum(dim=0)
         names = self.class_names or [str(i) for i in range(len(ap))]

@@ -17,7 +17,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from .sample_results import DIFFICULT_AS, batch_results, release_batch_cache, stack_results
+from ..functional.checks import check_scores
+from .sample_results import DIFFICULT_AS, batch_results, derived, release_batch_cache, stack_results
 
 
 class BaseMultiLabelMetric(BaseMetric):
@@ -66,19 +67,32 @@ class BaseMultiLabelMetric(BaseMetric):
         #: (set by MultiLabelEvalHook)
         self.work_dir: Optional[str] = None
         self.eval_tag = 'eval'
+        self._stacked = None
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each sample's scores (float32) and target (int8) rows."""
         self.results.extend(batch_results(data_samples, self.difficult_as))
 
     def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        """The metric values from (N, C) scores and int8 targets; keys from ``items``."""
+        """The metric values from (N, C) scores and int8 targets; keys from ``items``.
+
+        The scores are already checked (finite, (N, C)); kernels may be called
+        with ``validate_args=False``.
+        """
         raise NotImplementedError
+
+    def shared(self, key, compute):
+        """A value derived from the evaluated rows, computed once for all metrics."""
+        return derived(self._stacked, key, compute)
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
         release_batch_cache()
-        scores, target = stack_results(results)
+        self._stacked = stacked = stack_results(results)
+        scores, target = stacked.scores, stacked.target
         try:
+            if not stacked.checked:
+                check_scores(scores)
+                stacked.checked = True
             return self.compute(scores, target)
         except Exception as error:
             path = self.save_predictions(scores, target)
@@ -90,6 +104,8 @@ class BaseMultiLabelMetric(BaseMetric):
             except Exception:
                 new_error = RuntimeError(message)
             raise new_error from error
+        finally:
+            self._stacked = None
 
     def output_dir(self, fallback: Optional[str] = '.') -> Optional[str]:
         """``out_dir``, else the work dir from the hook, else ``fallback``."""

@@ -28,7 +28,11 @@ class _PredictionMetric(BaseMultiLabelMetric):
         self.thr, self.topk = thr, topk
 
     def predict(self, scores: torch.Tensor) -> torch.Tensor:
-        return multilabel_predict(scores, self.thr, self.topk)
+        """Predictions at ``thr`` / ``topk``, computed once for all metrics of the evaluator."""
+        check_topk(self.topk, scores.shape[1])
+        return self.shared(('pred', self.thr, self.topk),
+                           lambda: multilabel_predict(scores, self.thr, self.topk,
+                                                      validate_args=False))
 
     def keyed(self, values: Dict[str, float]) -> Dict[str, float]:
         suffix = f'_top{self.topk}' if self.topk is not None else ''
@@ -99,4 +103,4 @@ class SubsetAccuracy(_PredictionMetric):
         super().__init__(thr=thr, topk=topk, items=items, **kwargs)
 
     def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        return self.keyed(example_based_metrics(self.predict(scores), target))
+        return self.keyed(example_based_metrics(self.predict(scores), target, validate_args=False))

@@ -2,16 +2,21 @@
 
 Every multi-label metric needs the same two rows per sample: its scores
 (float32) and its target (int8: 1 positive, 0 negative, -1 ignored). They are
-built once per batch as (B, C) numpy arrays and each metric keeps row views of
-them, so the metrics of one evaluator share one copy, and a row pickles as just
-its own bytes when mmengine gathers results across processes.
+built once per batch as (B, C) numpy arrays, and every metric of the evaluator
+keeps the same :class:`SampleRow` objects pointing into them: one copy for all
+metrics. A row pickles as just its own two rows when mmengine gathers results
+across processes. At evaluation, :func:`stack_results` turns the rows back
+into (N, C) tensors once for all metrics (runs of consecutive rows of a batch
+are sliced, not copied row by row) and keeps them, with the predictions the
+metrics ask for, until the rows are freed.
 
 Ground truth comes from ``gt_score`` when present (values 1 / 0 / -1), else
 from the ``gt_label`` indices. VOC's ``gt_label_difficult`` marks labels seen
 only on difficult objects; ``difficult_as`` makes them ignored (default),
 positive or negative.
 """
-from typing import Any, Dict, List, Sequence, Tuple
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -19,10 +24,42 @@ import torch
 DIFFICULT_AS = ('ignore', 'positive', 'negative')
 _DIFFICULT_VALUE = dict(ignore=-1, positive=1, negative=0)
 
+
+class BatchArrays:
+    """A batch's (B, C) float32 scores and int8 targets."""
+    __slots__ = ('scores', 'target')
+
+    def __init__(self, scores: np.ndarray, target: np.ndarray) -> None:
+        self.scores, self.target = scores, target
+
+
+class SampleRow:
+    """One sample: row ``index`` of a :class:`BatchArrays`, shared by the metrics."""
+    __slots__ = ('batch', 'index', '__weakref__')
+
+    def __init__(self, batch: BatchArrays, index: int) -> None:
+        self.batch, self.index = batch, index
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.batch.scores[self.index]
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.batch.target[self.index]
+
+    def __reduce__(self):
+        # gathered across processes as its own two rows, not its whole batch
+        return (SampleRow.of_rows, (self.scores.copy(), self.target.copy()))
+
+    @staticmethod
+    def of_rows(scores: np.ndarray, target: np.ndarray) -> 'SampleRow':
+        return SampleRow(BatchArrays(scores[None], target[None]), 0)
+
 # The last batch converted, shared by the metrics of one evaluator: mmengine's
 # Evaluator hands every metric the same list object for a batch. The first
 # sample is kept too, so that a list refilled in place is not mistaken for it.
-_last_batch: Dict[str, Any] = dict(samples=None, first=None, scores=None, targets={})
+_last_batch: Dict[str, Any] = dict(samples=None, first=None, scores=None, targets={}, rows={})
 
 
 def _is_last_batch(data_samples: Sequence[dict]) -> bool:
@@ -62,7 +99,8 @@ def batch_scores(data_samples: Sequence[dict]) -> np.ndarray:
     if len(lengths) > 1:
         raise ValueError(f'pred_score lengths differ within a batch: {sorted(lengths)}')
     scores = torch.stack(rows).to('cpu', torch.float32).numpy()
-    _last_batch.update(samples=data_samples, first=data_samples[0], scores=scores, targets={})
+    _last_batch.update(samples=data_samples, first=data_samples[0], scores=scores, targets={},
+                       rows={})
     return scores
 
 
@@ -128,27 +166,81 @@ def _mark_difficult(data_samples: Sequence[dict], target: np.ndarray, value: int
         target[i, only_difficult] = value
 
 
-def batch_results(data_samples: Sequence[dict],
-                  difficult_as: str = 'ignore') -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Per-sample (scores, target) row views of the batch arrays."""
+def batch_results(data_samples: Sequence[dict], difficult_as: str = 'ignore') -> List[SampleRow]:
+    """The batch's samples as :class:`SampleRow` objects, the same ones for every metric."""
     if len(data_samples) == 0:
         return []
+    cached = _last_batch['rows'].get(difficult_as)
+    if cached is not None and _is_last_batch(data_samples):
+        return cached
     scores = batch_scores(data_samples)
-    target = batch_targets(data_samples, scores.shape[1], difficult_as)
-    return list(zip(scores, target))
+    batch = BatchArrays(scores, batch_targets(data_samples, scores.shape[1], difficult_as))
+    rows = [SampleRow(batch, i) for i in range(len(data_samples))]
+    if _is_last_batch(data_samples):
+        _last_batch['rows'][difficult_as] = rows
+    return rows
 
 
-def stack_results(
-        results: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(N, C) float32 scores and int8 targets from per-sample results."""
-    if len(results) == 0:
+class _Stacked:
+    """(N, C) tensors of one list of rows, and what the metrics derived from them."""
+
+    def __init__(self, rows: Sequence[SampleRow]) -> None:
+        me = weakref.ref(self)
+
+        def forget(_ref) -> None:  # the rows are gone: drop the tensors, unless replaced
+            if _stacked[0] is not None and _stacked[0] is me():
+                _stacked[0] = None
+
+        self.key = (weakref.ref(rows[0], forget), weakref.ref(rows[-1]), len(rows))
+        self.scores, self.target = _concatenate(rows)
+        self.checked = False
+        self.derived: Dict[Any, Any] = {}
+
+    def matches(self, rows: Sequence[SampleRow]) -> bool:
+        first, last, n = self.key
+        return n == len(rows) and first() is rows[0] and last() is rows[-1]
+
+
+_stacked: List[Optional[_Stacked]] = [None]
+
+
+def _concatenate(rows: Sequence[SampleRow]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Stack rows; runs of consecutive rows of one batch become slices."""
+    scores_parts, target_parts = [], []
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if (i == len(rows) or rows[i].batch is not rows[start].batch
+                or rows[i].index != rows[i - 1].index + 1):
+            batch, lo = rows[start].batch, rows[start].index
+            scores_parts.append(batch.scores[lo:lo + i - start])
+            target_parts.append(batch.target[lo:lo + i - start])
+            start = i
+    return (torch.from_numpy(np.concatenate(scores_parts)),
+            torch.from_numpy(np.concatenate(target_parts)))
+
+
+def stack_results(rows: Sequence[SampleRow]) -> _Stacked:
+    """(N, C) float32 scores and int8 targets of the rows, shared by the metrics.
+
+    The metrics of one evaluator get the same rows and so the same stacked
+    tensors; they are dropped when the rows are freed after the evaluation.
+    """
+    if len(rows) == 0:
         raise ValueError('no sample was evaluated: the dataloader gave no sample, or '
                          'process() was never called')
-    scores = torch.from_numpy(np.stack([r[0] for r in results]))
-    target = torch.from_numpy(np.stack([r[1] for r in results]))
-    return scores, target
+    stacked = _stacked[0]
+    if stacked is None or not stacked.matches(rows):
+        stacked = _stacked[0] = _Stacked(rows)
+    return stacked
+
+
+def derived(stacked: _Stacked, key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per stacked rows and ``key`` (e.g. predictions at a threshold)."""
+    if key not in stacked.derived:
+        stacked.derived[key] = compute()
+    return stacked.derived[key]
 
 
 def release_batch_cache() -> None:
     """Drop the reference to the last batch (called after an evaluation)."""
-    _last_batch.update(samples=None, first=None, scores=None, targets={})
+    _last_batch.update(samples=None, first=None, scores=None, targets={}, rows={})

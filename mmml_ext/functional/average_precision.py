@@ -39,13 +39,14 @@ def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def average_precision(scores: torch.Tensor, target: torch.Tensor,
-                      chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
+                      chunk_size: int = DEFAULT_CHUNK, validate_args: bool = True) -> torch.Tensor:
     """Average precision of every class, tie-exact, NaN for a class with no positive.
 
     Args:
         scores (torch.Tensor): (N, C) scores; only their order matters.
         target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
         chunk_size (int): Classes sorted together; trades memory for speed.
+        validate_args (bool): Check the arguments first. Defaults to True.
 
     Returns:
         torch.Tensor: (C,) float64 AP in [0, 1], NaN where a class has no
@@ -57,7 +58,8 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
         >>> average_precision(scores, target)  # (1/3)*1 + (1/3)*(2/3) + (1/3)*(3/4)
         tensor([0.8056], dtype=torch.float64)
     """
-    check_scores_target(scores, target)
+    if validate_args:
+        check_scores_target(scores, target)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
     if target.dtype == torch.bool:

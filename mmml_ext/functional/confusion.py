@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 import torch
 
-from .checks import check_scores, check_target, check_thr, check_topk
+from .checks import check_scores, check_target, check_thr, check_topk, count_true, has_ignored
 
 
 def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -27,12 +27,16 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     kth = scores.topk(k, dim=1).values[:, -1:]
     above = scores > kth
     tied = scores == kth
-    free = k - above.sum(dim=1, keepdim=True)
-    return above | (tied & (tied.cumsum(dim=1) <= free))
+    free = k - count_true(above, 1)
+    crowded = count_true(tied, 1) > free  # rows with more ties at the k-th score than places
+    if bool(crowded.any()):
+        rows = crowded.nonzero().flatten()
+        tied[rows] &= tied[rows].cumsum(dim=1) <= free[rows, None]
+    return above | tied
 
 
 def multilabel_predict(scores: torch.Tensor, thr: Optional[float] = None,
-                       topk: Optional[int] = None) -> torch.Tensor:
+                       topk: Optional[int] = None, validate_args: bool = True) -> torch.Tensor:
     """Boolean (N, C) predictions from scores at ``thr`` and/or ``topk``.
 
     Args:
@@ -40,6 +44,7 @@ def multilabel_predict(scores: torch.Tensor, thr: Optional[float] = None,
         thr (float, optional): Threshold in (0, 1]. Defaults to None.
         topk (int, optional): Number of labels per sample, in [1, C].
             Defaults to None. With ``thr`` and ``topk`` both None, ``thr=0.5``.
+        validate_args (bool): Check the arguments first. Defaults to True.
 
     Returns:
         torch.Tensor: (N, C) bool.
@@ -51,9 +56,10 @@ def multilabel_predict(scores: torch.Tensor, thr: Optional[float] = None,
         >>> multilabel_predict(scores, topk=2).int().tolist()
         [[1, 1, 0, 0]]
     """
-    check_scores(scores)
-    check_thr(thr)
-    check_topk(topk, scores.shape[1])
+    if validate_args:
+        check_scores(scores)
+        check_thr(thr)
+        check_topk(topk, scores.shape[1])
     if thr is None and topk is None:
         thr = 0.5
     pred = scores >= thr if thr is not None else None
@@ -76,14 +82,15 @@ def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torc
     if pred.dtype != torch.bool or pred.shape != target.shape:
         raise ValueError(f'pred must be a bool tensor of the target shape {tuple(target.shape)}, '
                          f'got {pred.dtype} {tuple(pred.shape)}')
-    positive = target == 1
-    negative = target == 0
-    return dict(
-        tp=(pred & positive).sum(dim=0),
-        fp=(pred & negative).sum(dim=0),
-        fn=(~pred & positive).sum(dim=0),
-        tn=(~pred & negative).sum(dim=0),
-    )
+    positive = target if target.dtype == torch.bool else target == 1
+    tp = count_true(pred & positive, 0)
+    if has_ignored(target):
+        negative = target == 0
+        return dict(tp=tp, fp=count_true(pred & negative, 0), fn=count_true(~pred & positive, 0),
+                    tn=count_true(~pred & negative, 0))
+    fp = count_true(pred, 0) - tp
+    fn = count_true(positive, 0) - tp
+    return dict(tp=tp, fp=fp, fn=fn, tn=target.shape[0] - tp - fp - fn)
 
 
 def multilabel_confusion(scores: torch.Tensor, target: torch.Tensor, thr: Optional[float] = None,

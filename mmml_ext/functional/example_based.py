@@ -17,24 +17,22 @@ from typing import Dict
 
 import torch
 
-from .checks import check_target
+from .checks import check_target, count_true, has_ignored
 
 
-def _check(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Check the inputs; return the mask of samples with a non-ignored label."""
+def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
+    """Check the inputs: bool predictions, a valid target of their shape, a sample to count."""
     if not isinstance(pred, torch.Tensor) or pred.dtype != torch.bool or pred.dim() != 2:
         raise ValueError('pred must be a 2-D bool tensor of predictions, got '
                          f'{getattr(pred, "dtype", type(pred).__name__)} '
                          f'{tuple(getattr(pred, "shape", ()))}')
     check_target(target, pred.shape)
-    counted = (target >= 0).any(dim=1)
-    if not bool(counted.any()):
-        raise ValueError('no sample has a non-ignored label: nothing to measure')
-    return counted
+    if pred.shape[0] == 0:
+        raise ValueError('pred holds no sample')
 
 
-def example_based_metrics(pred: torch.Tensor, target: torch.Tensor,
-                          zero_division: float = 0.0) -> Dict[str, float]:
+def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_division: float = 0.0,
+                          validate_args: bool = True) -> Dict[str, float]:
     """All example-based metrics at once, as fractions.
 
     Args:
@@ -42,6 +40,7 @@ def example_based_metrics(pred: torch.Tensor, target: torch.Tensor,
         target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
         zero_division (float): Jaccard / example F1 of a sample with no
             predicted and no true label. Defaults to 0.
+        validate_args (bool): Check the arguments first. Defaults to True.
 
     Returns:
         dict: ``subset_accuracy``, ``hamming_accuracy``, ``hamming_loss``,
@@ -53,24 +52,34 @@ def example_based_metrics(pred: torch.Tensor, target: torch.Tensor,
         >>> {k: round(v, 4) for k, v in example_based_metrics(pred, target).items()}
         {'subset_accuracy': 0.5, 'hamming_accuracy': 0.8333, 'hamming_loss': 0.1667, 'jaccard': 0.75, 'example_f1': 0.8333}
     """
-    counted = _check(pred, target)
-    valid = target >= 0
-    positive = target == 1
-    pred = pred & valid
-    wrong = (pred != positive) & valid
-    n_wrong = wrong.sum(dim=1)
-    hits = (pred & positive).sum(dim=1).double()
-    n_pred, n_true = pred.sum(dim=1).double(), positive.sum(dim=1).double()
+    if validate_args:
+        _check(pred, target)
+    positive = target if target.dtype == torch.bool else target == 1
+    if has_ignored(target):
+        valid = target >= 0
+        counted = valid.any(dim=1)
+        if not bool(counted.any()):
+            raise ValueError('no sample has a non-ignored label: nothing to measure')
+        pred = pred & valid
+        n_cells = count_true(valid, 0).sum()
+    else:
+        counted = None
+        n_cells = target.numel()
+    n_wrong = count_true(pred ^ positive, 1)  # ignored cells are False in both
+    hits = count_true(pred & positive, 1).double()
+    n_pred, n_true = count_true(pred, 1).double(), count_true(positive, 1).double()
     union = n_pred + n_true - hits
     empty = union == 0
     jaccard = torch.where(empty, torch.full_like(hits, zero_division), hits / union.clamp(min=1))
     f1 = torch.where(empty, torch.full_like(hits, zero_division),
                      2 * hits / (n_pred + n_true).clamp(min=1))
-    hamming_accuracy = 1 - n_wrong.sum().double() / valid.sum()
+    hamming_accuracy = 1 - n_wrong.sum().double() / n_cells
+    if counted is not None:
+        n_wrong, jaccard, f1 = n_wrong[counted], jaccard[counted], f1[counted]
     return dict(
-        subset_accuracy=float((n_wrong[counted] == 0).double().mean()),
+        subset_accuracy=float((n_wrong == 0).double().mean()),
         hamming_accuracy=float(hamming_accuracy),
         hamming_loss=float(1 - hamming_accuracy),
-        jaccard=float(jaccard[counted].mean()),
-        example_f1=float(f1[counted].mean()),
+        jaccard=float(jaccard.mean()),
+        example_f1=float(f1.mean()),
     )
