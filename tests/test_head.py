@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import mmml_ext  # noqa: F401
-from cli_helpers import run_tool
+from cli_helpers import REPO, run_tool
 from mmml_ext.engine import ClassCountsHook
 
 HEAD = dict(type='ImbalancedMultiLabelHead', num_classes=3, in_channels=4)
@@ -77,3 +77,19 @@ def test_demo_loss_configs_train(loss, tmp_path):
               (proc.stdout + proc.stderr).splitlines() if 'Epoch(train)' in line and 'loss: ' in line]
     assert losses and all(math.isfinite(v) for v in losses)
     assert (tmp_path / 'epoch_1.pth').exists()
+
+
+REAL_DATA_CONFIGS = sorted(str(p) for d in ('voc', 'coco') for p in (REPO / 'configs' / d).glob('*.py'))
+
+
+def test_real_data_configs_exist():
+    assert len(REAL_DATA_CONFIGS) == 6
+
+
+@pytest.mark.parametrize('config', REAL_DATA_CONFIGS)
+def test_voc_and_coco_configs_build_their_model(config):
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.pop('init_cfg')  # no download in tests
+    model = MODELS.build(cfg.model)
+    assert model.head.num_classes == (20 if 'voc' in config else 80)
+    assert cfg.train_dataloader.dataset.type in ('VOC', 'COCOMultiLabel')

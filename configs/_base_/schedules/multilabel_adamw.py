@@ -1,0 +1,12 @@
+# Fine-tuning schedule of the VOC / COCO configs: AdamW, lr 1e-4 for a total batch
+# of 32 (--auto-scale-lr rescales it), one warm-up epoch, cosine decay, 30 epochs.
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1),
+]
+train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=32)
