@@ -67,12 +67,13 @@ def _logs(x, p, one_minus_pm, clip, eps):
 
 
 def _loss_and_grads(x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_pos, alpha_neg,
-                    need_y):
+                    need_y, out_loss=None, out_grad=None):
     """Loss, dloss/dx and (if ``need_y``) dloss/dy of a flat chunk, element-wise.
 
     The derivatives are formed here from the forward's intermediates, so the
     backward pass is one multiplication and nothing is computed twice.
-    ``alpha_pos`` / ``alpha_neg`` scale the positive / negative terms.
+    ``alpha_pos`` / ``alpha_neg`` scale the positive / negative terms; the loss
+    and dloss/dx are written into ``out_loss`` / ``out_grad`` when given.
     """
     p = torch.sigmoid(x)
     q = 1 - p
@@ -89,7 +90,7 @@ def _loss_and_grads(x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_
         pos_term = pos_term * alpha_pos
     if alpha_neg != 1:
         neg_term = neg_term * alpha_neg
-    loss = torch.lerp(neg_term, pos_term, y).neg_()
+    loss = torch.lerp(neg_term, pos_term, y, out=out_loss).neg_()
 
     pq = p * q
     # positives: -w+ l+ with dl+/dx = q where p > eps
@@ -119,7 +120,7 @@ def _loss_and_grads(x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_
             if gamma_neg <= 1:  # no positive power of p_m to zero the inactive part
                 dw = dw.masked_fill_(p_m <= 0, 0)
             d_neg.sub_(dw * (neg_log if alpha_neg == 1 else alpha_neg * neg_log))
-    grad_x = torch.lerp(d_neg, d_pos, y)
+    grad_x = torch.lerp(d_neg, d_pos, y, out=out_grad)
     grad_y = neg_term - pos_term if need_y else None
     return loss, grad_x, grad_y
 
@@ -139,8 +140,8 @@ class _FusedAsymmetricLoss(torch.autograd.Function):
             grad_y = torch.empty_like(flat_x) if params[-1] else None
             for start in range(0, flat_x.numel(), CHUNK):
                 part = slice(start, start + CHUNK)
-                parts = _loss_and_grads(flat_x[part], flat_y[part], *params)
-                loss[part], grad_x[part] = parts[0], parts[1]
+                parts = _loss_and_grads(flat_x[part], flat_y[part], *params, out_loss=loss[part],
+                                        out_grad=grad_x[part])
                 if grad_y is not None:
                     grad_y[part] = parts[2]
         ctx.save_for_backward(grad_x.view_as(x), None if grad_y is None else grad_y.view_as(x))
