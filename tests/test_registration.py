@@ -31,13 +31,31 @@ def test_custom_imports_registers_the_plugin():
     assert proc.stdout.strip().endswith('registered')
 
 
-def test_registered_names_do_not_shadow_mmpretrain_or_mmengine():
-    import mmengine.registry as engine_registry
-    import mmpretrain  # noqa: F401
-    from mmpretrain.registry import DATASETS
-    before = set(DATASETS.module_dict)
-    import mmml_ext  # noqa: F401
-    ours = {name for name, cls in DATASETS.module_dict.items() if cls.__module__.startswith('mmml_ext')}
-    assert ours == {'LongTailedShapes'}
-    assert not ours & (before - ours)
-    assert all(engine_registry.DATASETS.get(name) is None for name in ours)
+NAMES_CHECK = textwrap.dedent('''
+    import mmengine.registry as engine
+    import mmpretrain.datasets, mmpretrain.engine, mmpretrain.evaluation, mmpretrain.models
+    from mmpretrain import registry as pre
+    ours = dict(
+        METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1'],
+        MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
+                'DistributionBalancedLoss', 'ImbalancedMultiLabelHead'],
+        DATASETS=['LongTailedShapes', 'COCOMultiLabel'],
+        HOOKS=['MultiLabelEvalHook', 'ClassCountsHook'],
+    )
+    # before the plugin: none of its names exists in mmpretrain or mmengine
+    for registry, names in ours.items():
+        for name in names:
+            assert getattr(pre, registry).get(name) is None, (registry, name)
+            assert name not in getattr(engine, registry).module_dict, (registry, name)
+    import mmml_ext
+    for registry, names in ours.items():
+        for name in names:
+            assert getattr(pre, registry).get(name).__module__.startswith('mmml_ext.'), name
+    print('names ok')
+''')
+
+
+def test_registered_names_are_ours_and_shadow_nothing():
+    """The names of DESIGN.md section 3 are registered by mmml_ext and existed nowhere before."""
+    proc = run_cmd([sys.executable, '-c', NAMES_CHECK])
+    assert proc.stdout.strip().endswith('names ok')

@@ -111,27 +111,33 @@ def batch_targets(data_samples: Sequence[dict], num_classes: int,
     if cached is not None and _is_last_batch(data_samples):
         return cached
     target = np.zeros((len(data_samples), num_classes), dtype=np.int8)
-    label_rows: List[np.ndarray] = []
-    row_index: List[int] = []
+    label_rows: List[Any] = []
+    label_samples: List[int] = []
     for i, sample in enumerate(data_samples):
         if 'gt_score' in sample:
             target[i] = _gt_score_row(sample, i, num_classes)
         elif 'gt_label' in sample:
-            labels = _as_array(sample['gt_label']).reshape(-1).astype(np.int64)
-            label_rows.append(labels)
-            row_index.extend([i] * len(labels))
+            label_rows.append(sample['gt_label'])
+            label_samples.append(i)
         else:
             raise ValueError(f'{_sample_name(sample, i)} has neither gt_score nor gt_label')
     if label_rows:
-        labels = np.concatenate(label_rows)
+        if all(isinstance(row, torch.Tensor) for row in label_rows):  # one concatenation
+            flat_rows = [row.reshape(-1) for row in label_rows]
+            labels = torch.cat(flat_rows).cpu().numpy().astype(np.int64)
+        else:
+            flat_rows = [_as_array(row).reshape(-1) for row in label_rows]
+            labels = np.concatenate(flat_rows).astype(np.int64)
+        row_index = np.repeat(np.asarray(label_samples, dtype=np.int64),
+                              [len(row) for row in flat_rows])
         bad = (labels < 0) | (labels >= num_classes)
         if bad.any():
             where = int(np.flatnonzero(bad)[0])
-            sample_i = row_index[where]
+            sample_i = int(row_index[where])
             raise ValueError(f'{_sample_name(data_samples[sample_i], sample_i)} has label index '
                              f'{labels[where]}, outside [0, {num_classes}) for {num_classes} '
                              'classes')
-        target[np.asarray(row_index, dtype=np.int64), labels] = 1
+        target[row_index, labels] = 1
     if difficult_as != 'negative':
         _mark_difficult(data_samples, target, _DIFFICULT_VALUE[difficult_as])
     if _is_last_batch(data_samples):

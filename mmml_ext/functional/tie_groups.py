@@ -34,19 +34,22 @@ def tie_groups(scores: torch.Tensor, target: torch.Tensor) -> TieGroups:
         scores (torch.Tensor): (R, M) scores, one ranking per row.
         target (torch.Tensor): (R, M) with 1 / 0 / -1; -1 counts as nothing.
     """
+    ignored = bool((target < 0).any())
     sorted_scores, order = scores.sort(dim=1, descending=True)
     sorted_target = target.gather(1, order)
     del order
     positive = sorted_target == 1
     tp = positive.cumsum(dim=1, dtype=torch.int32)
-    counted = (sorted_target >= 0).cumsum(dim=1, dtype=torch.int32)
-    del sorted_target
     # the last sample of each tie group: where the next score differs
     group_end = torch.ones_like(positive)
     torch.ne(sorted_scores[:, 1:], sorted_scores[:, :-1], out=group_end[:, :-1])
     rows, cols = group_end.nonzero(as_tuple=True)
+    if ignored:
+        counted = (sorted_target >= 0).cumsum(dim=1, dtype=torch.int32)[rows, cols]
+    else:  # every sample counts: the rank itself
+        counted = (cols + 1).to(torch.int32)
     return TieGroups(rows=rows, score=sorted_scores[rows, cols], tp=tp[rows, cols],
-                     counted=counted[rows, cols], n_pos=tp[:, -1])
+                     counted=counted, n_pos=tp[:, -1])
 
 
 def previous_in_row(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
