@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.runner import BaseLoop
 from mmpretrain.registry import MODELS
 
 import mmml_ext  # noqa: F401
@@ -13,6 +14,13 @@ from cli_helpers import REPO, run_tool
 from mmml_ext.engine import ClassCountsHook
 
 HEAD = dict(type='ImbalancedMultiLabelHead', num_classes=3, in_channels=4)
+
+
+class BuiltLoop(BaseLoop):
+    """Stands for the train loop that Runner.train builds before ``before_run``."""
+
+    def run(self):
+        pass
 
 
 def test_prior_bias_from_counts_and_from_a_list():
@@ -23,6 +31,11 @@ def test_prior_bias_from_counts_and_from_a_list():
     head = MODELS.build(dict(HEAD, prior=[0.5, 0.2, 0.01]))
     head.init_weights()
     torch.testing.assert_close(torch.sigmoid(head.fc.bias.data), torch.tensor([0.5, 0.2, 0.01]))
+
+
+def test_head_without_prior_needs_no_counts():
+    assert not MODELS.build(HEAD).needs_class_counts()
+    assert MODELS.build(dict(HEAD, prior='counts')).needs_class_counts()
 
 
 def test_prior_without_counts_names_the_keys():
@@ -57,8 +70,11 @@ def test_hook_gives_counts_to_losses_and_head():
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='ImbalancedMultiLabelHead', num_classes=20, in_channels=512, prior='counts',
                   loss=dict(type='DistributionBalancedLoss'))))
-    runner = SimpleNamespace(model=model, cfg=Config(), _train_dataloader=dict(
+    runner = SimpleNamespace(model=model, cfg=Config(), _train_loop=dict(), _train_dataloader=dict(
         dataset=dict(type='LongTailedShapes', split='train')))
+    ClassCountsHook().before_run(runner)  # a test run (train loop not built): nothing to do
+    assert model.head.loss_module.class_counts is None
+    runner._train_loop = BuiltLoop.__new__(BuiltLoop)
     ClassCountsHook().before_run(runner)
     assert model.head.loss_module.class_counts[0] == 400
     assert model.head.loss_module.num_images == model.head.num_images == 800

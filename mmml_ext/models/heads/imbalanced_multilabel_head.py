@@ -105,6 +105,9 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
         self.register_buffer('thresholds', load_thresholds(thresholds, num_classes),
                              persistent=False)
 
+    def needs_class_counts(self) -> bool:
+        return self.prior == 'counts'
+
     def prior_bias(self) -> torch.Tensor:
         """b_c = logit(pi_c) of the configured prior."""
         if self.prior == 'counts':

@@ -35,6 +35,10 @@ class NeedsClassCounts:
             self.num_images = int(num_images)
         self.on_class_counts()
 
+    def needs_class_counts(self) -> bool:
+        """Whether this module will use the counts (the head only with ``prior='counts'``)."""
+        return True
+
     def on_class_counts(self) -> None:
         """Called after the counts change; subclasses rebuild what depends on them."""
 
