@@ -2,7 +2,6 @@
 import os
 
 import pytest
-import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 

@@ -17,7 +17,7 @@ Distribution-balanced loss (Wu et al. 2020), for sample i with positive set Y_i:
   scaled by ``neg_scale`` and their weight divided by it, so that the many easy
   negatives of a rare class are not pushed down as hard.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F

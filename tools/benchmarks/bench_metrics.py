@@ -27,7 +27,6 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
-import numpy as np
 import torch
 
 PAGE = os.sysconf('SC_PAGE_SIZE')
