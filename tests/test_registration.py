@@ -39,7 +39,8 @@ NAMES_CHECK = textwrap.dedent('''
         METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1'],
         MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
                 'DistributionBalancedLoss', 'ImbalancedMultiLabelHead'],
-        DATASETS=['LongTailedShapes', 'COCOMultiLabel'],
+        DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelBalancedDataset'],
+        DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
         HOOKS=['MultiLabelEvalHook', 'ClassCountsHook'],
     )
     # before the plugin: none of its names exists in mmpretrain or mmengine

@@ -2,11 +2,11 @@
 import json
 from typing import List, Optional, Sequence, Union
 
-import numpy as np
+from .label_index import LabelIndex
 
 
 def count_class_images(dataset, num_classes: Optional[int] = None) -> List[int]:
-    """Images per class of a dataset with ``get_cat_ids`` (one pass over its labels).
+    """Images per class of a dataset with ``get_cat_ids`` (one pass, shared).
 
     Args:
         dataset: An mmpretrain-style dataset: ``len(dataset)`` and
@@ -17,20 +17,7 @@ def count_class_images(dataset, num_classes: Optional[int] = None) -> List[int]:
         list[int]: The number of images that have each class (an image with a
         class twice counts once).
     """
-    if num_classes is None:
-        classes = getattr(dataset, 'metainfo', {}).get('classes')
-        if classes is None:
-            raise ValueError('give num_classes: the dataset metainfo has no "classes"')
-        num_classes = len(classes)
-    if not hasattr(dataset, 'get_cat_ids'):
-        raise TypeError(f'{type(dataset).__name__} has no get_cat_ids(); cannot count classes')
-    labels = [np.unique(np.asarray(dataset.get_cat_ids(i), dtype=np.int64))
-              for i in range(len(dataset))]
-    flat = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
-    if flat.size and (flat.min() < 0 or flat.max() >= num_classes):
-        raise ValueError(f'label index {int(flat.max()) if flat.max() >= num_classes else int(flat.min())} '
-                         f'outside [0, {num_classes})')
-    return np.bincount(flat, minlength=num_classes).tolist()
+    return LabelIndex.of(dataset, num_classes).class_counts().tolist()
 
 
 def load_class_counts(source: Union[str, Sequence[int]]) -> List[int]:

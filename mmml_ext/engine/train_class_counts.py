@@ -26,8 +26,13 @@ def train_dataset(runner):
 
 
 def train_class_counts(runner) -> Tuple[List[int], int]:
-    """(images per class, number of images) of the Runner's training set."""
+    """(images per class, number of images) of the Runner's training set.
+
+    A resampling wrapper is looked through: the counts are the original data's.
+    """
     dataset = train_dataset(runner)
+    while hasattr(dataset, 'dataset'):  # MultiLabelBalancedDataset, RepeatDataset, ...
+        dataset = dataset.dataset
     meta = getattr(dataset, 'metainfo', {}) or {}
     if meta.get('train_class_counts') is not None and meta.get('train_num_images') is not None:
         return list(meta['train_class_counts']), int(meta['train_num_images'])
