@@ -27,4 +27,4 @@ def test_torchrun_processes_agree(nproc, single_process_metrics, tmp_path):
     # 101 samples do not divide by 2 or 3: the sampler pads, and the padding must be dropped
     assert result['per_rank'] == -(-NUM_SAMPLES // nproc)
     assert result['metrics'] == single_process_metrics
-    assert len(result['metrics']) == 4 + 7 + 6 + 4 + 4 + 5
+    assert len(result['metrics']) == 4 + 7 + 6 + 4 + 4 + 9  # keys of METRIC_CFGS

@@ -163,6 +163,63 @@ def test_tuned_thresholds_are_reported_and_saved(tmp_path):
     p = skm.precision_score(onehot.numpy(), pred, average='macro', zero_division=0)
     r = skm.recall_score(onehot.numpy(), pred, average='macro', zero_division=0)
     assert result['multi-label/CF1_tuned'] == pytest.approx(100 * 2 * p * r / (p + r))
+    assert (result['multi-label/CP_tuned'], result['multi-label/CR_tuned']) == pytest.approx(
+        (100 * p, 100 * r))
+
+
+def test_val_tuned_thresholds_are_applied_from_the_work_dir(tmp_path):
+    # thresholds.json written by hand: class 1 has no tuned threshold -> the global one
+    (tmp_path / 'thresholds.json').write_text(json.dumps(
+        {'global': 0.3, 'per_class': [0.8, None, 0.1], 'classes': ['a', 'b', 'c']}))
+    scores = [[0.9, 0.35, 0.05], [0.7, 0.2, 0.2], [0.85, 0.4, 0.15]]
+    labels = [[0, 1], [0], [2]]
+    metric = METRICS.build(dict(type='MultiLabelPRF', thresholds='thresholds.json',
+                                items=('CP', 'CR', 'OF1')))
+    metric.work_dir = str(tmp_path)  # as MultiLabelEvalHook sets it
+    metric.process(None, make_samples(scores, labels))
+    result = metric.evaluate(3)
+    # by hand at (0.8, 0.3, 0.1): predictions {0,1}, {2}, {0,1,2}
+    pred = np.array([[1, 1, 0], [0, 0, 1], [1, 1, 1]])
+    y = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1]])
+    assert set(result) == {'multi-label/CP_valtuned', 'multi-label/CR_valtuned',
+                           'multi-label/OF1_valtuned'}
+    assert result['multi-label/CP_valtuned'] == pytest.approx(
+        100 * skm.precision_score(y, pred, average='macro', zero_division=0))
+    assert result['multi-label/CR_valtuned'] == pytest.approx(
+        100 * skm.recall_score(y, pred, average='macro', zero_division=0))
+    assert result['multi-label/OF1_valtuned'] == pytest.approx(
+        100 * skm.f1_score(y, pred, average='micro'))
+    # a list works too, and with top-k both rules apply (ML-GCN)
+    both = evaluate([dict(type='SubsetAccuracy', thresholds=[0.8, 0.3, 0.1], topk=2)],
+                    make_samples(scores, labels))
+    assert set(both) == {'multi-label/subset_accuracy_valtuned_top2'}
+    assert both['multi-label/subset_accuracy_valtuned_top2'] == pytest.approx(100 / 3)
+
+
+@pytest.mark.parametrize('cfg, message', [
+    (dict(thresholds=[0.5, 1.5]), r'\(0, 1\]'),
+    (dict(thresholds=0.5), 'thresholds must be'),
+    (dict(thresholds=[0.5], thr=0.5), 'thr or thresholds'),
+])
+def test_bad_per_class_thresholds_are_named(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        METRICS.build(dict(type='MultiLabelPRF', **cfg))
+
+
+def test_missing_thresholds_file_says_how_to_make_it(tmp_path):
+    metric = METRICS.build(dict(type='MultiLabelPRF', thresholds='thresholds.json',
+                                out_dir=str(tmp_path)))
+    metric.process(None, make_samples([[0.9, 0.1]], [[0]]))
+    with pytest.raises(FileNotFoundError, match='TunedThresholdF1'):
+        metric.evaluate(1)
+    # nothing lost: the predictions were saved before the error
+    assert len(list(tmp_path.glob('predictions_*.npz'))) == 1
+    # or, when asked, a warning and no keys, beside the other metrics' values
+    result = evaluate([dict(type='MultiLabelPRF', thresholds='thresholds.json',
+                            out_dir=str(tmp_path / 'elsewhere'), missing_thresholds='warn'),
+                       dict(type='MultiLabelPRF', items=('OF1', ))],
+                      make_samples([[0.9, 0.1]], [[0]]))
+    assert result == {'multi-label/OF1': 100.0}
 
 
 def test_failed_computation_saves_the_predictions_first(tmp_path):

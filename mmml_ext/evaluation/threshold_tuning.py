@@ -34,6 +34,8 @@ class TunedThresholdF1(BaseMultiLabelMetric):
 
     - ``CF1_tuned``, ``OF1_tuned``: at per-class thresholds, each maximising
       its class's F1 (a class with no positive keeps the global threshold);
+      ``CP_tuned``, ``CR_tuned``, ``OP_tuned``, ``OR_tuned``: the precision
+      and recall behind them (the precision / recall trade-off of a loss);
     - ``CF1_tuned_global``, ``OF1_tuned_global``: at the one threshold that
       maximises OF1;
     - ``thr_global``: that threshold.
@@ -43,12 +45,14 @@ class TunedThresholdF1(BaseMultiLabelMetric):
     with no positive), ``classes`` and the evaluation it came from.
 
     Args:
-        items (Sequence[str]): From ``CF1_tuned OF1_tuned CF1_tuned_global
-            OF1_tuned_global thr_global``. Defaults to all.
+        items (Sequence[str]): From ``CF1_tuned OF1_tuned CP_tuned CR_tuned
+            OP_tuned OR_tuned CF1_tuned_global OF1_tuned_global thr_global``.
+            Defaults to all.
         save (bool): Write the thresholds file. Defaults to True.
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
-    ALL_ITEMS = ('CF1_tuned', 'OF1_tuned', 'CF1_tuned_global', 'OF1_tuned_global', 'thr_global')
+    ALL_ITEMS = ('CF1_tuned', 'OF1_tuned', 'CP_tuned', 'CR_tuned', 'OP_tuned', 'OR_tuned',
+                 'CF1_tuned_global', 'OF1_tuned_global', 'thr_global')
     DEFAULT_ITEMS = ALL_ITEMS
 
     def __init__(self, items: Optional[Sequence[str]] = None, save: bool = True, **kwargs):
@@ -64,8 +68,9 @@ class TunedThresholdF1(BaseMultiLabelMetric):
                                        dtype=thr_class.dtype), thr_class)
         at_class = self._prf(scores >= thr_class_filled.to(scores.dtype), target)
         at_global = self._prf(scores >= thr_global, target)
-        values = dict(CF1_tuned=100 * at_class['CF1'], OF1_tuned=100 * at_class['OF1'],
-                      CF1_tuned_global=100 * at_global['CF1'],
+        values = {f'{key}_tuned': 100 * at_class[key] for key in ('CF1', 'OF1', 'CP', 'CR',
+                                                                   'OP', 'OR')}
+        values.update(CF1_tuned_global=100 * at_global['CF1'],
                       OF1_tuned_global=100 * at_global['OF1'], thr_global=thr_global)
         if self.save:
             self.save_thresholds(thr_global, thr_class)
