@@ -39,7 +39,8 @@ NAMES_CHECK = textwrap.dedent('''
         METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1'],
         MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
                 'DistributionBalancedLoss', 'ImbalancedMultiLabelHead'],
-        DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelBalancedDataset'],
+        DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
+                  'MultiLabelBalancedDataset'],
         DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
         HOOKS=['MultiLabelEvalHook', 'ClassCountsHook'],
     )

@@ -1,0 +1,58 @@
+# Your own multi-label data from list files (mmml_ext.MultiLabelListDataset,
+# docs/datasets.md): a text list ("path cat,dog" a line, classes from a file) or a
+# CSV table ("image,cat,dog,..." header, 1 / 0 / -1 cells; its header gives the
+# classes, so `classes` may be left out). Set data_root, the file names and
+# num_classes (data_preprocessor and the model's head) for your data.
+dataset_type = 'MultiLabelListDataset'
+data_root = 'data/my_dataset'  # images/, classes.txt, train.txt, val.txt, test.txt
+classes = data_root + '/classes.txt'  # one class name a line, the same file for every split
+data_preprocessor = dict(
+    num_classes=20,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+    to_onehot=True,
+)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=448, crop_ratio_range=(0.5, 1.0)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(448, 448)),
+    # gt_label_difficult carries the ignored (-1) cells of a CSV table to the metrics
+    dict(type='PackInputs',
+         meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                    'flip_direction', 'gt_label_difficult')),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='train.txt',
+                 data_prefix='images', classes=classes, pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='val.txt',
+                 data_prefix='images', classes=classes, pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+test_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='test.txt',
+                 data_prefix='images', classes=classes, pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+val_evaluator = [
+    dict(type='MeanAP'),
+    dict(type='MultiLabelPRF'),
+    dict(type='MultiLabelPRF', topk=3),
+    dict(type='SubsetAccuracy'),
+    dict(type='TunedThresholdF1'),
+]
+test_evaluator = val_evaluator[:4]
