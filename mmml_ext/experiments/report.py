@@ -1,0 +1,62 @@
+"""Compare finished runs: read each run dir, write summary.csv / summary.md and plots.
+
+The library side of ``tools/compare.py`` (and of the end of ``tools/sweep.py``).
+"""
+import os
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+from rich.console import Console
+
+from .plots import PLOTS, plot_all
+from .run_records import RunRecord, find_run_dirs, read_run
+from .summary import rich_table, summary_row, write_csv, write_markdown
+
+
+@dataclass
+class Comparison:
+    """What ``compare_runs`` read and wrote."""
+    records: List[RunRecord]
+    rows: List[dict]
+    out_dir: str
+    plots: List[str]
+
+
+def compare_runs(paths: Sequence[str], out_dir: str,
+                 console: Optional[Console] = None) -> Comparison:
+    """Compare run dirs (or directories of run dirs) and write the report to ``out_dir``.
+
+    Args:
+        paths (Sequence[str]): Run dirs; a directory that is not a run stands
+            for the run dirs in it (a sweep's work root).
+        out_dir (str): Where ``summary.csv``, ``summary.md`` and the PNG plots go.
+        console (rich.console.Console, optional): Where the table and the notes
+            about missing data are printed. Defaults to none (quiet).
+
+    Returns:
+        Comparison: The records, the summary rows and the plot file names.
+
+    Examples:
+        >>> compare_runs(['work_dirs/sweep'], 'work_dirs/sweep/comparison')  # doctest: +SKIP
+    """
+    run_dirs = find_run_dirs(list(paths))
+    names = [os.path.basename(os.path.normpath(d)) for d in run_dirs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f'runs with the same name {twice}: rows would be ambiguous')
+    records = [read_run(d) for d in run_dirs]
+    rows = [summary_row(record) for record in records]
+    os.makedirs(out_dir, exist_ok=True)
+    write_csv(rows, os.path.join(out_dir, 'summary.csv'))
+    plots = plot_all(records, out_dir)
+    write_markdown(rows, os.path.join(out_dir, 'summary.md'), plots)
+    if console is not None:
+        console.print(rich_table(rows))
+        for row in rows:
+            if row['missing']:
+                console.print(f'[yellow]{row["run"]}[/]: {row["missing"]}')
+        console.print(f'Report: {out_dir}/summary.csv, summary.md, {", ".join(plots)}')
+        left_out = [name for name in PLOTS if name not in plots]
+        if left_out:
+            console.print(f'[yellow]No run has the data for[/] {", ".join(left_out)}')
+    return Comparison(records, rows, out_dir, plots)

@@ -1,0 +1,162 @@
+"""Read what one training run left in its work dir, for comparing runs.
+
+A run dir written by ``tools/train.py`` (and ``tools/test.py``) holds the
+dumped config, mmengine's scalar logs (``<timestamp>/vis_data/scalars.json``:
+training loss per logging step, validation metrics per evaluation), the test
+metrics (``<timestamp>/<timestamp>.json``), the per-class reports of
+``MeanAP`` (``per_class/*.json``) and ``thresholds.json``. Any of them may be
+missing (a run without test, older metrics, a run still going): the record
+then says what it lacks instead of failing.
+"""
+import glob
+import json
+import os.path as osp
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from mmengine.config import Config
+
+_STAMP = re.compile(r'^\d{8}_\d{6}$')
+_VAL_EPOCH = re.compile(r'val_epoch_(\d+)\.json$')
+
+
+@dataclass
+class RunRecord:
+    """The logged results of one run.
+
+    Attributes:
+        name (str): The run dir's name.
+        work_dir (str): Its path.
+        config (Config, optional): The dumped config.
+        val (dict): Epoch -> {metric key: value} of every validation.
+        train_loss (list): (epoch, iteration, loss) of every logged step.
+        test (dict): {metric key: value} of the latest test, if any.
+        per_class (list): The rows (class_name, train_count, ap, ...) of the
+            test's per-class report, else the last validation's.
+        per_class_source (str): Which report that is (``test``, ``val_epoch_6``).
+        notes (list[str]): What could not be read.
+    """
+    name: str
+    work_dir: str
+    config: Optional[Config] = None
+    val: Dict[int, Dict[str, float]] = field(default_factory=dict)
+    train_loss: List[tuple] = field(default_factory=list)
+    test: Dict[str, float] = field(default_factory=dict)
+    per_class: List[Dict[str, Any]] = field(default_factory=list)
+    per_class_source: str = ''
+    notes: List[str] = field(default_factory=list)
+
+
+def is_run_dir(path: str) -> bool:
+    """Whether ``path`` looks like a work dir of a training or test run."""
+    return osp.isdir(path) and (osp.isfile(osp.join(path, 'sweep_run.json'))
+                                or any(_STAMP.match(d) for d in _listdir(path)))
+
+
+def find_run_dirs(paths: List[str]) -> List[str]:
+    """The given run dirs, with a dir that is not a run replaced by the runs in it
+    (a sweep's work root), sorted by name inside it."""
+    found = []
+    for path in paths:
+        if not osp.isdir(path):
+            raise FileNotFoundError(f'{path} is not a directory')
+        if is_run_dir(path):
+            found.append(path)
+            continue
+        inner = sorted(osp.join(path, d) for d in _listdir(path) if is_run_dir(osp.join(path, d)))
+        if not inner:
+            raise ValueError(f'{path} is neither a run dir (no logs, no sweep_run.json) nor a '
+                             'directory of run dirs')
+        found.extend(inner)
+    return found
+
+
+def read_run(work_dir: str) -> RunRecord:
+    """Read a run dir; what is missing goes to ``notes``."""
+    record = RunRecord(osp.basename(osp.normpath(work_dir)), work_dir)
+    record.config = _read_config(work_dir, record.notes)
+    for stamp in sorted(d for d in _listdir(work_dir) if _STAMP.match(d)):
+        scalars = osp.join(work_dir, stamp, 'vis_data', 'scalars.json')
+        if osp.isfile(scalars):
+            _read_scalars(scalars, record)
+        test_log = osp.join(work_dir, stamp, f'{stamp}.json')
+        if osp.isfile(test_log):  # written by test runs only
+            lines = _json_lines(test_log, record.notes)
+            if lines:
+                record.test = _metric_items(lines[-1])
+    _read_per_class(work_dir, record)
+    if not record.val:
+        record.notes.append('no validation metrics')
+    if not record.test:
+        record.notes.append('no test metrics')
+    return record
+
+
+def _listdir(path: str) -> List[str]:
+    try:
+        return sorted(osp.basename(p) for p in glob.glob(osp.join(path, '*')))
+    except OSError:
+        return []
+
+
+def _read_config(work_dir: str, notes: List[str]) -> Optional[Config]:
+    state = osp.join(work_dir, 'sweep_run.json')
+    candidates = []
+    if osp.isfile(state):
+        with open(state) as f:
+            config = json.load(f).get('config', '')
+        candidates.append(osp.join(work_dir, osp.basename(config)))
+    candidates += sorted(glob.glob(osp.join(work_dir, '*.py')))
+    candidates += sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'config.py')))[::-1]
+    for path in candidates:
+        if osp.isfile(path):
+            try:
+                return Config.fromfile(path)
+            except Exception as error:  # a config of a plugin not installed here, ...
+                notes.append(f'config {path} unreadable ({type(error).__name__}: {error})')
+                return None
+    notes.append('no dumped config')
+    return None
+
+
+def _json_lines(path: str, notes: List[str]) -> List[dict]:
+    rows = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:  # a run killed while writing
+                    notes.append(f'{path}:{number} is not JSON; skipped')
+    return rows
+
+
+def _metric_items(row: dict) -> Dict[str, float]:
+    """The metric entries of a log row: keys with a prefix (``multi-label/mAP``)."""
+    return {k: float(v) for k, v in row.items() if '/' in k and isinstance(v, (int, float))}
+
+
+def _read_scalars(path: str, record: RunRecord) -> None:
+    for row in _json_lines(path, record.notes):
+        metrics = _metric_items(row)
+        if metrics and 'step' in row:
+            # a resumed run logs its evaluations again: the later value wins
+            record.val[int(row['step'])] = metrics
+        elif 'loss' in row and 'iter' in row:
+            record.train_loss.append((row.get('epoch'), int(row['iter']), float(row['loss'])))
+
+
+def _read_per_class(work_dir: str, record: RunRecord) -> None:
+    report_dir = osp.join(work_dir, 'per_class')
+    test = osp.join(report_dir, 'test.json')
+    vals = sorted(glob.glob(osp.join(report_dir, 'val_epoch_*.json')),
+                  key=lambda p: int(_VAL_EPOCH.search(p).group(1)))
+    path = test if osp.isfile(test) else (vals[-1] if vals else None)
+    if path is None:
+        record.notes.append('no per-class report')
+        return
+    with open(path) as f:
+        report = json.load(f)
+    record.per_class = list(report.get('classes', []))
+    record.per_class_source = osp.splitext(osp.basename(path))[0]

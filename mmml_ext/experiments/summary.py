@@ -1,0 +1,182 @@
+"""One row per run: what it trained with, and its metrics; as CSV, Markdown and a rich table.
+
+Values per run (percent, as logged):
+
+- ``last_<metric>``: the last validation;
+- ``best_<metric>``: the validation with the best mAP (``best_epoch``), all
+  metrics of that one evaluation (the checkpoint one would pick), not each
+  metric's own maximum;
+- ``test_<metric>``: the test run of the last checkpoint.
+
+``*_tuned`` keys are validation numbers at thresholds tuned on that same
+validation data (optimistic); ``*_valtuned`` keys are test numbers at those
+validation-tuned thresholds (honest).
+"""
+import csv
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+from rich.table import Table
+
+from .run_records import RunRecord
+
+#: metrics of the summary; test rows read ``*_valtuned`` where validation rows read ``*_tuned``
+METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1',
+           'CP_top3', 'CR_top3', 'CF1_top3', 'OP_top3', 'OR_top3', 'OF1_top3',
+           'subset_accuracy', 'CP_tuned', 'CR_tuned', 'CF1_tuned', 'OF1_tuned')
+SPLITS = ('best', 'last', 'test')
+DESCRIPTION = ('run', 'config', 'loss', 'loss_params', 'resampling', 'epochs', 'best_epoch')
+#: the readable table: (column title, metric)
+TABLE_COLUMNS = (('mAP', 'mAP'), ('head', 'mAP_head'), ('medium', 'mAP_medium'),
+                 ('tail', 'mAP_tail'), ('CP', 'CP'), ('CR', 'CR'), ('CF1', 'CF1'), ('OP', 'OP'),
+                 ('OR', 'OR'), ('OF1', 'OF1'), ('CF1 top3', 'CF1_top3'),
+                 ('OF1 top3', 'OF1_top3'), ('subset acc', 'subset_accuracy'),
+                 ('CF1 tuned', 'CF1_tuned'), ('OF1 tuned', 'OF1_tuned'))
+#: the terminal table, narrower
+TERMINAL_COLUMNS = (('mAP', 'mAP'), ('head', 'mAP_head'), ('med.', 'mAP_medium'),
+                    ('tail', 'mAP_tail'), ('CP', 'CP'), ('CR', 'CR'), ('CF1', 'CF1'),
+                    ('OF1', 'OF1'), ('CF1 tun.', 'CF1_tuned'), ('OF1 tun.', 'OF1_tuned'))
+_IGNORED_PARAMS = ('type', 'loss_weight', 'reduction', 'use_sigmoid')
+
+
+def logged_name(metric: str, split: str) -> str:
+    """The key a metric is logged under: test runs report ``*_valtuned`` for ``*_tuned``."""
+    if split == 'test' and metric.endswith('_tuned'):
+        return metric[:-len('_tuned')] + '_valtuned'
+    return metric
+
+
+def metric_value(values: Dict[str, float], metric: str, split: str) -> Optional[float]:
+    """A metric from logged keys: ``multi-label/<metric>``, else any ``<prefix>/<metric>``."""
+    metric = logged_name(metric, split)
+    if f'multi-label/{metric}' in values:
+        return values[f'multi-label/{metric}']
+    return next((v for k, v in values.items() if k.rsplit('/', 1)[-1] == metric), None)
+
+
+def describe_params(cfg: dict) -> str:
+    """``gamma_neg=4, clip=0.05``; a nested loss as ``loss=Type(...)``."""
+    parts = []
+    for key, value in cfg.items():
+        if key in _IGNORED_PARAMS:
+            continue
+        if isinstance(value, dict) and 'type' in value:
+            value = f'{value["type"]}({describe_params(value)})'
+        parts.append(f'{key}={value}')
+    return ', '.join(parts)
+
+
+def describe_run(record: RunRecord) -> Dict[str, object]:
+    """Config facts of a run: loss and its parameters, resampling, epochs."""
+    row = dict(run=record.name, config='', loss='', loss_params='', resampling='', epochs='')
+    cfg = record.config
+    if cfg is None:
+        return row
+    row['config'] = osp.basename(cfg.filename or '')
+    loss = cfg.get('model', {}).get('head', {}).get('loss')
+    if isinstance(loss, dict):
+        row['loss'], row['loss_params'] = loss.get('type', ''), describe_params(loss)
+    loader = cfg.get('train_dataloader') or {}
+    dataset, sampler = loader.get('dataset') or {}, loader.get('sampler') or {}
+    resampling = []
+    if isinstance(dataset, dict) and 'dataset' in dataset:  # a dataset wrapper
+        wrapper = {key: value for key, value in dataset.items() if key != 'dataset'}
+        resampling.append(f'{dataset.get("type")}({describe_params(wrapper)})')
+    if isinstance(sampler, dict) and sampler.get('type') not in (None, 'DefaultSampler'):
+        resampling.append(f'{sampler["type"]}({describe_params(sampler)})')
+    row['resampling'] = ' + '.join(resampling) or 'none'
+    row['epochs'] = (cfg.get('train_cfg') or {}).get('max_epochs', '')
+    return row
+
+
+def summary_row(record: RunRecord) -> Dict[str, object]:
+    """One CSV row of a run; empty cells for what it did not log, named in ``missing``."""
+    row = describe_run(record)
+    best_epoch = None
+    if record.val:
+        scored = [(metric_value(v, 'mAP', 'val'), e) for e, v in record.val.items()]
+        scored = [(m, e) for m, e in scored if m is not None]
+        best_epoch = max(scored)[1] if scored else None
+    row['best_epoch'] = best_epoch if best_epoch is not None else ''
+    sources = dict(best=record.val.get(best_epoch, {}),
+                   last=record.val[max(record.val)] if record.val else {}, test=record.test)
+    missing = list(record.notes)
+    for split in SPLITS:
+        lacking = []
+        for metric in METRICS:
+            value = metric_value(sources[split], metric, split)
+            row[f'{split}_{metric}'] = '' if value is None else round(value, 4)
+            lacking += [logged_name(metric, split)] if value is None and sources[split] else []
+        if lacking and split != 'best':
+            missing.append(f'{split} lacks {" ".join(lacking)}')
+    row['missing'] = '; '.join(missing)
+    return row
+
+
+def columns() -> List[str]:
+    return [*DESCRIPTION, *(f'{s}_{m}' for s in SPLITS for m in METRICS), 'missing']
+
+
+def write_csv(rows: Sequence[dict], path: str) -> None:
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=columns())
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _cell(value) -> str:
+    return f'{value:.1f}' if isinstance(value, float) else ('–' if value == '' else str(value))
+
+
+def markdown_table(rows: Sequence[dict], split: str) -> str:
+    """A Markdown table of one split (``test``, ``last`` or ``best``)."""
+    head = ['run', 'loss', 'resampling', *(title for title, _ in TABLE_COLUMNS)]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * 3 + '---:|' * len(TABLE_COLUMNS)]
+    for row in rows:
+        cells = [row['run'], row['loss'] or '–', row['resampling'] or '–',
+                 *(_cell(row[f'{split}_{metric}']) for _, metric in TABLE_COLUMNS)]
+        lines.append('| ' + ' | '.join(str(c) for c in cells) + ' |')
+    return '\n'.join(lines)
+
+
+def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = ()) -> None:
+    """``summary.md``: runs, then one table per split that any run has."""
+    parts = ['# Experiment comparison', '',
+             'Values in percent. *tuned*: in the validation tables at thresholds tuned on that '
+             'same validation data (optimistic); in the test table at the thresholds the last '
+             'validation saved (`*_valtuned`, honest). *best*: the validation with the best '
+             'mAP.', '', '## Runs', '',
+             '| run | config | loss | parameters | resampling | epochs | best epoch | missing |',
+             '|---|---|---|---|---|---:|---:|---|']
+    for row in rows:
+        parts.append('| ' + ' | '.join(_cell(row[k]).replace('|', '/') for k in (
+            'run', 'config', 'loss', 'loss_params', 'resampling', 'epochs', 'best_epoch',
+            'missing')) + ' |')
+    titles = dict(test='Test (last checkpoint)', last='Validation, last evaluation',
+                  best='Validation, best-mAP evaluation')
+    for split in ('test', 'last', 'best'):
+        if any(row[f'{split}_mAP'] != '' for row in rows):
+            parts += ['', f'## {titles[split]}', '', markdown_table(rows, split)]
+    if plots:
+        parts += ['', '## Plots', '']
+        parts += [f'![{osp.splitext(p)[0]}]({p})' for p in plots]
+    with open(path, 'w') as f:
+        f.write('\n'.join(parts) + '\n')
+
+
+def main_split(rows: Sequence[dict]) -> str:
+    """The split of the terminal table: test when any run was tested, else last validation."""
+    return 'test' if any(row['test_mAP'] != '' for row in rows) else 'last'
+
+
+def rich_table(rows: Sequence[dict], split: Optional[str] = None) -> Table:
+    split = split or main_split(rows)
+    title = dict(test='test', last='last validation', best='best-mAP validation')[split]
+    table = Table(title=f'Runs compared ({title}, percent; all columns in summary.md)')
+    table.add_column('run', overflow='fold')
+    for title_, _ in TERMINAL_COLUMNS:
+        table.add_column(title_, justify='right', no_wrap=True)
+    for row in rows:
+        table.add_row(row['run'], *(_cell(row[f'{split}_{metric}'])
+                                    for _, metric in TERMINAL_COLUMNS))
+    return table
