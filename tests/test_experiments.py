@@ -93,9 +93,13 @@ def test_launch_commands_for_each_launcher():
     assert torchrun[:2] == ['bash', str(Path(REPO, 'tools', 'dist_train.sh'))]
     assert torchrun[2:] == [BCE, '2', '--work-dir', 'w/run', '--cfg-options',
                             'train_cfg.max_epochs=3']
-    slurm = LaunchOptions('slurm', gpus=8, partition='gpu').command('test', spec, 'w/run', 'c.pth')
-    assert slurm[2:] == ['gpu', spec.name, BCE, 'c.pth', '--work-dir', 'w/run', '--cfg-options',
-                         'train_cfg.max_epochs=3']
+    slurm = LaunchOptions('slurm', gpus=8, partition='gpu')
+    # the scripts' own signatures: PARTITION JOB CONFIG WORK_DIR / PARTITION JOB CONFIG CKPT
+    assert slurm.command('train', spec, 'w/run')[2:] == [
+        'gpu', spec.name, BCE, 'w/run', '--cfg-options', 'train_cfg.max_epochs=3']
+    assert slurm.command('test', spec, 'w/run', 'c.pth')[2:] == [
+        'gpu', spec.name, BCE, 'c.pth', '--work-dir', 'w/run', '--cfg-options',
+        'train_cfg.max_epochs=3']
     single = LaunchOptions(amp=True).command('train', spec, 'w/run', flags=['--resume'])
     assert single[1].endswith('train.py') and single[3:7] == ['--work-dir', 'w/run', '--resume',
                                                               '--amp']

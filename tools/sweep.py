@@ -47,7 +47,7 @@ def main() -> None:
     try:
         runs = plan_runs(args.configs, args.grid, args.cfg_options)
         launch = LaunchOptions(args.launcher, args.gpus, args.partition, args.port, args.amp,
-                               test=not args.no_test)
+                               test=not args.no_test, tools_dir=osp.dirname(osp.abspath(__file__)))
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f'sweep: {error}')
     console.print(f'{len(runs)} run(s) in {args.work_root}'

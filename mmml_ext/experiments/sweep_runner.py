@@ -43,6 +43,8 @@ class LaunchOptions:
         amp (bool): Pass ``--amp`` to training.
         test (bool): Test the last checkpoint after training.
         python (str): Interpreter of the tools.
+        tools_dir (str): Where ``train.py``, ``dist_train.sh`` etc. are.
+            Defaults to the ``tools/`` of this repository.
     """
     launcher: str = 'none'
     gpus: int = 1
@@ -51,6 +53,7 @@ class LaunchOptions:
     amp: bool = False
     test: bool = True
     python: str = sys.executable
+    tools_dir: str = TOOLS
 
     def __post_init__(self) -> None:
         if self.launcher not in ('none', 'pytorch', 'slurm'):
@@ -66,16 +69,19 @@ class LaunchOptions:
         positional = [spec.config] + ([checkpoint] if stage == 'test' else [])
         flags = [*flags, *(['--amp'] if self.amp and stage == 'train' else [])]
         options = ['--cfg-options', *spec.options()] if spec.options() else []
+        work = ['--work-dir', work_dir]
         if self.launcher == 'none':
-            head = [self.python, osp.join(TOOLS, f'{stage}.py'), *positional]
+            head = [self.python, osp.join(self.tools_dir, f'{stage}.py'), *positional]
         elif self.launcher == 'pytorch':
-            head = ['bash', osp.join(TOOLS, f'dist_{stage}.sh'), *positional, str(self.gpus)]
-        else:
-            head = ['bash', osp.join(TOOLS, f'slurm_{stage}.sh'), self.partition, spec.name,
-                    *positional]
-        return [*head, '--work-dir', work_dir, *flags, *options]
+            head = ['bash', osp.join(self.tools_dir, f'dist_{stage}.sh'), *positional,
+                    str(self.gpus)]
+        else:  # slurm_train.sh takes the work dir as its 4th argument
+            head = ['bash', osp.join(self.tools_dir, f'slurm_{stage}.sh'), self.partition,
+                    spec.name, *positional, *([work_dir] if stage == 'train' else [])]
+            work = [] if stage == 'train' else work
+        return [*head, *work, *flags, *options]
 
-    def environment(self, stage: str) -> dict:
+    def environment(self) -> dict:
         """Environment of a stage: the interpreter, and a fresh torchrun port."""
         env = dict(os.environ, PYTHON=self.python, PYTHONUNBUFFERED='1')
         if self.launcher == 'slurm':
@@ -186,7 +192,7 @@ def execute_run(spec: RunSpec, work_root: str, launch: LaunchOptions,
             on_progress('testing')
         log_path = osp.join(work_dir, f'sweep_{stage}.log')
         start = time.perf_counter()
-        code = run_stage(cmd, launch.environment(stage), log_path, on_progress)
+        code = run_stage(cmd, launch.environment(), log_path, on_progress)
         if code != 0:
             return RunOutcome(spec, work_dir, 'failed',
                               f'{stage} exited with {code}; see {log_path}:\n{log_tail(log_path)}')
