@@ -1,6 +1,7 @@
 """ImbalancedMultiLabelHead: prior bias, per-class thresholds, class counts from the hook."""
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -99,7 +100,11 @@ REAL_DATA_CONFIGS = sorted(str(p) for d in ('voc', 'coco') for p in (REPO / 'con
 
 
 def test_real_data_configs_exist():
-    assert len(REAL_DATA_CONFIGS) == 6
+    names = {Path(p).stem for p in REAL_DATA_CONFIGS}
+    assert names == {f'resnet50_{data}_{loss}' for data in ('voc07', 'coco')
+                     for loss in ('bce', 'asl', 'db')} | {
+                         f'resnet50_{data}-mlt_{loss}' for data in ('voc', 'coco')
+                         for loss in ('bce', 'db')}
 
 
 @pytest.mark.parametrize('config', REAL_DATA_CONFIGS)
