@@ -60,12 +60,7 @@ def plot_curves(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
 
 def _pr_points(record: RunRecord):
     """((CR, CP) at 0.5, (CR, CP) tuned or None, split) from test, else last validation."""
-    if record.test:
-        values, split = record.test, 'test'
-    elif record.val:
-        values, split = record.val[max(record.val)], 'val'
-    else:
-        return None
+    values, split = record.final_values()
     fixed = (metric_value(values, 'CR', split), metric_value(values, 'CP', split))
     tuned = (metric_value(values, 'CR_tuned', split), metric_value(values, 'CP_tuned', split))
     if None in fixed:
@@ -127,8 +122,7 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     groups = ('mAP_head', 'mAP_medium', 'mAP_tail')
     bars = []
     for record in records:
-        values = record.test or (record.val[max(record.val)] if record.val else {})
-        split = 'test' if record.test else 'val'
+        values, split = record.final_values()
         row = [metric_value(values, g, split) for g in groups]
         if None not in row:
             bars.append((record.name, row))

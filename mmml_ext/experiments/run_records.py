@@ -13,7 +13,7 @@ import json
 import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -46,6 +46,12 @@ class RunRecord:
     per_class: List[Dict[str, Any]] = field(default_factory=list)
     per_class_source: str = ''
     notes: List[str] = field(default_factory=list)
+
+    def final_values(self) -> Tuple[Dict[str, float], str]:
+        """(metrics, split) of the run's final numbers: its test, else its last validation."""
+        if self.test:
+            return self.test, 'test'
+        return (self.val[max(self.val)], 'val') if self.val else ({}, 'val')
 
 
 def is_run_dir(path: str) -> bool:
