@@ -236,7 +236,9 @@ def test_bf16_autocast_close_to_float32(cfg):
     (dict(type='MultiLabelAsymmetricLoss', gamma_neg=-2), 'gamma_neg must be >= 0'),
     (dict(type='MultiLabelAsymmetricLoss', clip=1.0), r'clip must be in \[0, 1\)'),
     (dict(type='MultiLabelAsymmetricLoss', clip=-0.1), r'clip must be in \[0, 1\)'),
-    (dict(type='MultiLabelFocalLoss', alpha=1.5), 'alpha must be in'),
+    (dict(type='MultiLabelFocalLoss', alpha=1.5), r'alpha must be a number in \[0, 1\] or None'),
+    (dict(type='MultiLabelFocalLoss', gamma='2'), 'gamma must be a number >= 0'),
+    (dict(type='MultiLabelFocalLoss', gamma=[2.0]), 'gamma must be a number >= 0'),
     (dict(type='ClassBalancedLoss', beta=1.0), r'beta must be in \[0, 1\)'),
     (dict(type='MultiLabelFocalLoss', reduction='avg'), 'reduction must be one of'),
 ])
@@ -254,7 +256,7 @@ def test_class_weight_of_the_wrong_length():
 @pytest.mark.parametrize('cfg', [dict(type='ClassBalancedLoss'),
                                  dict(type='DistributionBalancedLoss')])
 def test_missing_class_counts_name_the_config_key(cfg):
-    with pytest.raises(ValueError, match=r'class_counts=.*ClassCountsHook'):
+    with pytest.raises(ValueError, match=r'class_counts=.*RunFactsHook'):
         MODELS.build(cfg)(torch.zeros(2, 3), torch.zeros(2, 3))
 
 
@@ -264,12 +266,49 @@ def test_db_without_num_images_names_it():
         loss(torch.zeros(2, 3), torch.zeros(2, 3))
 
 
+def test_focal_alpha_list_points_to_class_weight():
+    # the Keras multi-label focal loss takes a per-class alpha vector; ours is class_weight
+    with pytest.raises(ValueError) as info:
+        MODELS.build(dict(type='MultiLabelFocalLoss', alpha=[0.1, 0.9, 0.5]))
+    message = str(info.value)
+    assert 'alpha must be a number in [0, 1] or None, got [0.1, 0.9, 0.5]' in message
+    assert 'class_weight=[...]' in message and 'both terms of class c' in message
+
+
 def test_bad_targets():
     loss = MODELS.build(dict(type='MultiLabelFocalLoss'))
-    with pytest.raises(ValueError, match=r'targets must lie in \[0, 1\]'):
+    with pytest.raises(ValueError,
+                       match=r'targets must lie in \[0, 1\].*got 2.0 at \(sample 0, class 0\)'):
         loss(torch.zeros(1, 2), torch.tensor([[2.0, 0.0]]))
+    with pytest.raises(ValueError, match=r'got -0.5 at \(sample 1, class 0\)'):
+        loss(torch.zeros(2, 2), torch.tensor([[-1.0, 0.0], [-0.5, 1.0]]))
     with pytest.raises(ValueError, match='label index'):
         loss(torch.zeros(1, 2), [[3]])
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), float('-inf')])
+@pytest.mark.parametrize('cfg', LOSS_CFGS)
+def test_non_finite_target_names_the_first_bad_cell(cfg, bad):
+    loss = MODELS.build(cfg)
+    target = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, bad], [bad, 0.0, 1.0]])
+    with pytest.raises(ValueError, match=r'targets must be finite.*at \(sample 1, class 2\)'):
+        loss(torch.zeros(3, 3), target)
+    target[1, 0] = -1  # an ignored cell before it changes nothing
+    with pytest.raises(ValueError, match=r'targets must be finite.*at \(sample 1, class 2\)'):
+        loss(torch.zeros(3, 3), target)
+
+
+@pytest.mark.parametrize('cfg', LOSS_CFGS)
+def test_ignored_cell_has_zero_loss_and_zero_gradient(cfg):
+    loss = MODELS.build({**cfg, 'reduction': 'none'})
+    logits = torch.tensor([[1.5, -0.5, 0.3], [-2.0, 0.8, 2.5]], requires_grad=True)
+    target = torch.tensor([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]])
+    out = loss(logits, target)
+    out.sum().backward()
+    ignored = target == -1
+    assert torch.equal(out[ignored], torch.zeros(2))
+    assert torch.equal(logits.grad[ignored], torch.zeros(2))
+    assert torch.isfinite(out).all() and (out[~ignored] > 0).all()
 
 
 def focal_reference(x, y, gamma, alpha):
@@ -305,3 +344,51 @@ def test_equal_to_mmpretrain_focal_loss_where_they_coincide():
     b.backward()
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(x1.grad, x2.grad)
+
+
+# ----------------------------------------------------------------- derivatives of the fused kernel
+DOUBLE_BACKWARD_CFGS = [
+    dict(type='MultiLabelAsymmetricLoss', detach_focal_weight=False),
+    dict(type='MultiLabelFocalLoss'),
+    dict(type='ClassBalancedLoss', class_counts=[100, 10, 1, 5, 50, 20]),  # focal inside
+]
+
+
+@pytest.mark.parametrize('cfg', DOUBLE_BACKWARD_CFGS)
+def test_fused_kernel_is_differentiable_once(cfg):
+    loss = MODELS.build(cfg)
+    logits, target = random_batch(10, dtype=torch.float64)
+    logits.requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: loss(x, target), (logits, ))
+    with pytest.raises(RuntimeError, match=r'MultiLabelAsymmetricLoss / MultiLabelFocalLoss: '
+                       'the fused kernel supports first derivatives only'):
+        torch.autograd.grad(loss(logits, target), logits, create_graph=True)
+    # the refusal leaves ordinary first derivatives working
+    (grad, ) = torch.autograd.grad(loss(logits, target), logits)
+    assert torch.isfinite(grad).all()
+
+
+def test_gradgradcheck_refuses_instead_of_a_wrong_answer():
+    logits, target = random_batch(11, n=3, c=4, dtype=torch.float64)
+    logits.requires_grad_()
+    with pytest.raises(RuntimeError, match='create_graph=True'):
+        torch.autograd.gradgradcheck(
+            lambda x: asymmetric_loss(x, target, 1, 4, 0.05, 1e-8, False), (logits, ))
+
+
+# ----------------------------------------------------------------- class-balanced precision
+def test_class_balanced_loss_keeps_float64():
+    counts, beta = [100, 10, 1, 5, 50, 20], 0.99
+    cb = MODELS.build(dict(type='ClassBalancedLoss', beta=beta, class_counts=counts,
+                           reduction='none'))  # inner: focal, gamma 2, alpha None
+    logits, target = random_batch(12, dtype=torch.float64)
+    raw = [(1 - beta) / (1 - beta**n) for n in counts]
+    w = torch.tensor([r * len(raw) / sum(raw) for r in raw], dtype=torch.float64)
+    expected = w * focal_reference(logits, target, 2.0, None)
+    out = cb(logits, target)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-14)
+    assert cb(logits, target, reduction_override='mean').dtype == torch.float64
+    out32 = cb(logits.float(), target.float())
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32, expected.float())

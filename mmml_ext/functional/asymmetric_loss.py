@@ -22,7 +22,9 @@ the clamped logs:
 
 (the g+ / g- terms vanish when the weights are detached). Integer gammas are
 taken by multiplication, and autograd stores no intermediates, which makes
-this about twice as fast as the plain formula under autograd.
+this about twice as fast as the plain formula under autograd. The kernel is
+differentiable once: a backward pass with ``create_graph=True`` (double
+backward, gradient penalties) raises a RuntimeError.
 """
 from typing import Optional
 
@@ -125,8 +127,18 @@ def _loss_and_grads(x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_
     return loss, grad_x, grad_y
 
 
+DOUBLE_BACKWARD_ERROR = (
+    'MultiLabelAsymmetricLoss / MultiLabelFocalLoss: the fused kernel supports first derivatives '
+    'only; backward with create_graph=True (double backward, torch.autograd.gradgradcheck, '
+    'gradient penalties) is not supported. For higher derivatives use a loss written with plain '
+    "torch ops, e.g. mmpretrain's AsymmetricLoss or FocalLoss")
+
+
 class _FusedAsymmetricLoss(torch.autograd.Function):
-    """Element-wise loss with its derivatives formed in the forward pass, in chunks."""
+    """Element-wise loss with its derivatives formed in the forward pass, in chunks.
+
+    Differentiable once: backward with ``create_graph=True`` raises a RuntimeError.
+    """
 
     @staticmethod
     def forward(ctx, x, y, gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_pos, alpha_neg):
@@ -149,6 +161,11 @@ class _FusedAsymmetricLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # The engine runs backward in grad mode exactly when create_graph=True. The saved
+        # derivatives are constants to autograd, so a graph built here would give silently
+        # wrong second derivatives: refuse instead.
+        if torch.is_grad_enabled():
+            raise RuntimeError(DOUBLE_BACKWARD_ERROR)
         grad_x, grad_y = ctx.saved_tensors
         return (grad * grad_x, None if grad_y is None else grad * grad_y) + (None, ) * 7
 

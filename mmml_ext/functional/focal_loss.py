@@ -16,6 +16,7 @@ loss is ASL with no margin, no clamp, one gamma and the weights' gradient kept):
 float32 from log-sigmoid, finite at logits of +-1e4 and under fp16 / bf16
 autocast, with the closed-form gradient.
 """
+import numbers
 from typing import Optional
 
 import torch
@@ -23,11 +24,23 @@ import torch
 from .asymmetric_loss import fused_focal_terms
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_focal_args(gamma: float, alpha: Optional[float]) -> None:
+    """ValueError unless ``gamma`` is a number >= 0 and ``alpha`` one in [0, 1] or None."""
+    if not _is_number(gamma):
+        raise ValueError(f'gamma must be a number >= 0, got {gamma!r}')
     if not gamma >= 0:
         raise ValueError(f'gamma must be >= 0, got {gamma!r}')
+    if alpha is not None and not _is_number(alpha):
+        raise ValueError(
+            f'alpha must be a number in [0, 1] or None, got {alpha!r}; a per-class alpha vector '
+            '(as the Keras multi-label focal loss takes) is `alpha=None, class_weight=[...]`, '
+            'which weights both terms of class c')
     if alpha is not None and not 0 <= alpha <= 1:
-        raise ValueError(f'alpha must be in [0, 1] or None, got {alpha!r}')
+        raise ValueError(f'alpha must be a number in [0, 1] or None, got {alpha!r}')
 
 
 def sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,

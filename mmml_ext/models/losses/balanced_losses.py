@@ -2,7 +2,7 @@
 
 Both need the training images per class (and DB the number of training
 images): from ``class_counts=`` / ``num_images=`` in the config, or from
-``ClassCountsHook`` before the first iteration. Formulas:
+``RunFactsHook`` before the first iteration. Formulas:
 :mod:`mmml_ext.functional.balanced_losses` and docs/losses.md.
 """
 from typing import Optional, Sequence, Union
@@ -20,7 +20,8 @@ class ClassBalancedLoss(MultiLabelLoss, NeedsClassCounts):
     """Effective-number class weights around an element-wise multi-label loss.
 
     w_c = (1 - beta) / (1 - beta^n_c), normalised to sum to C, multiplies the
-    element-wise loss of class c.
+    element-wise loss of class c, in the inner loss's precision (float64 for
+    float64 logits, else float32).
 
     Args:
         loss (dict): Config of the inner loss, any of this package's
@@ -29,7 +30,7 @@ class ClassBalancedLoss(MultiLabelLoss, NeedsClassCounts):
         beta (float): In [0, 1); 0 gives equal weights, towards 1 inverse
             frequency. Defaults to 0.999.
         class_counts (list | str, optional): Training images per class, or a
-            JSON file of them. Defaults to ``ClassCountsHook``.
+            JSON file of them. Defaults to ``RunFactsHook``.
         reduction (str): ``'mean'``, ``'sum'`` or ``'none'``.
         loss_weight (float): Defaults to 1.
     """
@@ -44,17 +45,24 @@ class ClassBalancedLoss(MultiLabelLoss, NeedsClassCounts):
         self.inner = MODELS.build(loss or dict(type='MultiLabelFocalLoss', gamma=2.0, alpha=None))
         self.init_class_counts(class_counts)
         self.register_buffer('class_weight', None, persistent=False)
+        # float64 copy for float64 losses, off the module (not every device has float64)
+        self._class_weight64: Optional[torch.Tensor] = None
         self.on_class_counts()
 
     def on_class_counts(self) -> None:
         if self.class_counts is not None:
-            self.class_weight = effective_number_weights(self.class_counts, self.beta).float()
+            self._class_weight64 = effective_number_weights(self.class_counts, self.beta)
+            self.class_weight = self._class_weight64.float()
 
     def elementwise(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """w_c times the inner element-wise loss, in float64 if that is float64, else float32."""
         self.require_class_counts(logits.shape[1])
         inner = self.inner(logits, target, reduction_override='none')
-        weight = self.class_weight.to(device=logits.device)
-        return inner.float() * weight
+        if inner.dtype == torch.float64:
+            weight = self._class_weight64
+        else:
+            weight, inner = self.class_weight, inner.float()
+        return inner * weight.to(device=inner.device, dtype=inner.dtype)
 
 
 @MODELS.register_module()
@@ -71,7 +79,7 @@ class DistributionBalancedLoss(MultiLabelLoss, NeedsClassCounts):
     Args:
         class_counts (list | str, optional): Training images per class, or a
             JSON file (which also gives ``num_images``). Defaults to
-            ``ClassCountsHook``.
+            ``RunFactsHook``.
         num_images (int, optional): Number of training images.
         reweight (bool): Use the re-balanced weighting. Defaults to True.
         map_alpha, map_beta, map_gamma (float): Smoothing map. Defaults to

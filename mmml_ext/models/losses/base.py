@@ -4,10 +4,11 @@ Subclasses implement :meth:`MultiLabelLoss.elementwise` on (N, C) logits and
 float targets; the base class takes mmpretrain's loss call,
 ``forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None)``,
 turns index lists into one-hot targets, checks the targets (values in [0, 1];
--1 marks an ignored cell, which gets no loss), and reduces: ``mean`` is the sum
-over classes averaged over samples (docs/losses.md).
+-1 marks an ignored cell, which gets no loss and no gradient; NaN, inf and any
+other value are a ValueError naming the first bad cell), and reduces: ``mean``
+is the sum over classes averaged over samples (docs/losses.md).
 """
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -34,6 +35,31 @@ def as_multilabel_target(label, logits: torch.Tensor) -> torch.Tensor:
                              f'[0, {num_classes})')
         target[i, idx] = 1
     return target
+
+
+def check_target_values(target: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The detailed check of (N, C) targets that are not all in [0, 1].
+
+    Returns:
+        tuple: the targets with ignored cells (-1) set to 0, and the (N, C)
+        mask of ignored cells.
+
+    Raises:
+        ValueError: at the first NaN or infinite target, else at the first
+            target outside [0, 1] that is not -1, naming its (sample, class).
+    """
+    finite = torch.isfinite(target)
+    if not bool(finite.all()):
+        sample, cls = (~finite).nonzero()[0].tolist()
+        raise ValueError(f'targets must be finite numbers in [0, 1] (or -1 for ignored), got '
+                         f'{target[sample, cls].item()} at (sample {sample}, class {cls})')
+    ignored = target == -1
+    bad = ((target < 0) | (target > 1)) & ~ignored
+    if bool(bad.any()):
+        sample, cls = bad.nonzero()[0].tolist()
+        raise ValueError(f'targets must lie in [0, 1] (or be -1 for ignored), got '
+                         f'{target[sample, cls].item()} at (sample {sample}, class {cls})')
+    return target.clamp(min=0), ignored
 
 
 class MultiLabelLoss(nn.Module):
@@ -67,15 +93,11 @@ class MultiLabelLoss(nn.Module):
         reduction = reduction_override or self.reduction
         check_reduction(reduction)
         target = as_multilabel_target(label, cls_score)
-        low, high = torch.aminmax(target)  # one pass over the common case
         ignored = None
-        if bool(low < 0) or bool(high > 1):
-            ignored = target == -1
-            bad = ((target < 0) | (target > 1)) & ~ignored
-            if bool(bad.any()):
-                raise ValueError(f'targets must lie in [0, 1] (or be -1 for ignored), got '
-                                 f'{target[bad][0].item()}')
-            target = target.clamp(min=0)
+        if target.numel():
+            low, high = torch.aminmax(target)  # one pass over the common case
+            if not bool((low >= 0) & (high <= 1)):  # NaN compares False: caught here
+                target, ignored = check_target_values(target)
         loss = self.elementwise(cls_score, target)
         if ignored is not None:
             loss = loss.masked_fill(ignored, 0.0)

@@ -15,7 +15,9 @@ class MultiLabelFocalLoss(MultiLabelLoss):
     Args:
         gamma (float): Focusing parameter, >= 0. Defaults to 2.
         alpha (float, optional): Weight of positives, 1 - alpha of negatives
-            (Lin et al.); None for no such weighting. Defaults to 0.25.
+            (Lin et al.), a number in [0, 1]; None for no such weighting. A
+            per-class vector is ``class_weight`` (a list here is a
+            ValueError). Defaults to 0.25.
         class_weight (Sequence[float], optional): Per-class weights on both
             terms of a class. ``gamma=2, alpha=None, class_weight=[...]`` is the
             Keras multi-label focal loss with a per-class alpha vector.
