@@ -4,7 +4,7 @@ Importing the package registers its modules into mmpretrain's registries and
 makes mmengine's checkpoint loading safe on torch >= 2.6, so a config needs only
 ``custom_imports = dict(imports=['mmml_ext'], allow_failed_imports=False)``.
 """
-from . import datasets, engine, evaluation, functional, models  # noqa: F401  (registration)
+from . import datasets, engine, evaluation, functional, models, run_facts  # noqa: F401
 from .engine.checkpoint import register_checkpoint_globals
 from .version import __version__
 

@@ -15,12 +15,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_cmd(cmd, timeout=600, env=None, check=True) -> subprocess.CompletedProcess:
-    """Run ``cmd`` in the repository root with this interpreter's environment."""
+def run_cmd(cmd, timeout=600, env=None, check=True, cwd=REPO) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in ``cwd`` (the repository root) with this interpreter's environment."""
     full_env = dict(os.environ)
     full_env['PYTHON'] = sys.executable
     full_env.update(env or {})
-    proc = subprocess.run([str(c) for c in cmd], cwd=REPO, env=full_env, capture_output=True,
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f'{cmd} exited with {proc.returncode}\n'

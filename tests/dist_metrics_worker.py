@@ -3,7 +3,9 @@
 Each process takes its share of the samples exactly as mmengine's DefaultSampler
 hands them out (padding the last round when the size does not divide), runs the
 multi-label metrics through an mmengine Evaluator, and rank 0 writes the metrics
-to the JSON file given as the first argument.
+to the JSON file given as the first argument. Options: ``--shared`` gives all
+metrics one evaluation context (as RunFactsHook does), ``--no-index`` drops the
+samples' ``sample_idx`` (rows are then ordered as mmengine orders results).
 """
 import json
 import sys
@@ -15,6 +17,7 @@ from mmengine.evaluator import Evaluator
 from mmpretrain.registry import METRICS
 
 import mmml_ext  # noqa: F401
+from mmml_ext.evaluation import EvalContext
 
 NUM_SAMPLES, NUM_CLASSES = 101, 9
 METRIC_CFGS = [
@@ -28,19 +31,27 @@ METRIC_CFGS = [
 ]
 
 
-def fixed_samples():
+def fixed_samples(indexed: bool = True):
     g = torch.Generator().manual_seed(0)
     scores = torch.randint(0, 8, (NUM_SAMPLES, NUM_CLASSES), generator=g).float() / 7
     onehot = torch.rand(NUM_SAMPLES, NUM_CLASSES, generator=g) < 0.3
-    return [dict(pred_score=scores[i], gt_label=onehot[i].nonzero().flatten(), sample_idx=i)
-            for i in range(NUM_SAMPLES)]
+    samples = [dict(pred_score=scores[i], gt_label=onehot[i].nonzero().flatten())
+               for i in range(NUM_SAMPLES)]
+    if indexed:
+        for i, sample in enumerate(samples):
+            sample['sample_idx'] = i
+    return samples
 
 
-def main(out_file: str) -> None:
+def main(out_file: str, options) -> None:
     dist.init_process_group('gloo')
-    samples = fixed_samples()
+    samples = fixed_samples(indexed='--no-index' not in options)
     sampler = DefaultSampler(samples, shuffle=False)  # pads to a multiple of the world size
     evaluator = Evaluator([METRICS.build(cfg) for cfg in METRIC_CFGS])
+    if '--shared' in options:
+        context = EvalContext()
+        for metric in evaluator.metrics:
+            metric.set_eval_context(context)
     indices = list(sampler)
     for start in range(0, len(indices), 4):
         evaluator.process([samples[i] for i in indices[start:start + 4]])
@@ -53,4 +64,4 @@ def main(out_file: str) -> None:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

@@ -4,7 +4,8 @@ import json
 import pytest
 
 import mmml_ext  # noqa: F401
-from mmml_ext.datasets import COCOMultiLabel, count_class_images
+from mmml_ext.run_facts import class_stats
+from mmml_ext.datasets import COCOMultiLabel
 
 COCO = dict(
     images=[dict(id=1, file_name='a.jpg'), dict(id=2, file_name='b.jpg'),
@@ -28,7 +29,7 @@ def test_labels_are_the_categories_of_each_image(tmp_path):
     assert len(dataset) == 2  # image 3 has no object
     assert dataset.get_cat_ids(0) == [0, 2] and dataset.get_cat_ids(1) == [1]
     assert dataset.get_data_info(0)['img_path'].endswith('images/a.jpg')
-    assert count_class_images(dataset) == [1, 1, 1]
+    assert list(class_stats.compute(dataset).class_counts) == [1, 1, 1]
     assert len(COCOMultiLabel(**write(tmp_path, COCO), skip_empty=False)) == 3
 
 

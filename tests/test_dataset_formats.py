@@ -9,12 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 
-from mmml_ext.datasets import COCOMultiLabel, MultiLabelListDataset, count_class_images
+from mmml_ext.datasets import COCOMultiLabel, MultiLabelListDataset
+from mmml_ext.evaluation import EvaluationRows
 from mmml_ext.evaluation.ap_metrics import frequency_groups
-from mmml_ext.evaluation.sample_results import batch_targets
+from mmml_ext.run_facts import class_stats
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ['cat', 'dog', 'person']
@@ -62,7 +64,7 @@ def test_text_list_labels(tmp_path):
     assert paths == [str(tmp_path / 'images' / name) for name in (
         'a.png', 'b.png', 'c.png', 'my photo.png', 'tab folder/d e.png', 'no label.png')]
     assert [dataset.get_cat_ids(i) for i in range(len(dataset))] == expected
-    assert count_class_images(dataset) == [3, 1, 2]
+    assert list(class_stats.compute(dataset).class_counts) == [3, 1, 2]
 
 
 def test_text_list_classes_from_a_file_and_names_with_spaces(tmp_path):
@@ -99,7 +101,7 @@ def test_csv_labels_and_ignored_cells(tmp_path):
     assert labels_of(dataset) == [[0, 1], [2], []]
     assert [dataset.get_data_info(i)['gt_label_difficult'] for i in range(3)] == [[], [1], [2]]
     assert [dataset.get_cat_ids(i) for i in range(3)] == [[0, 1], [2], []]
-    assert count_class_images(dataset) == [1, 1, 1]
+    assert list(class_stats.compute(dataset).class_counts) == [1, 1, 1]
 
 
 def test_ignored_cells_reach_the_metrics_as_ignored(tmp_path):
@@ -107,9 +109,13 @@ def test_ignored_cells_reach_the_metrics_as_ignored(tmp_path):
     dataset = list_dataset(tmp_path, 'val.csv', CSV_TABLE,
                            pipeline=[dict(type='LoadImageFromFile'), pack])
     samples = [dataset[i]['data_samples'].to_dict() for i in range(3)]
-    target = batch_targets(samples, num_classes=3)
+    for sample in samples:
+        sample['pred_score'] = torch.full((3, ), 0.5)
+    rows = EvaluationRows()
+    rows.add('a metric', samples)
+    rows.gather(len(samples))
     expected = np.array([[1, 1, 0], [0, -1, 1], [0, 0, -1]], dtype=np.int8)
-    np.testing.assert_array_equal(target, expected)
+    np.testing.assert_array_equal(rows.target('ignore').numpy(), expected)
 
 
 def test_csv_classes_must_match_the_header(tmp_path):
@@ -202,7 +208,7 @@ def test_coco_image_ids_keep_the_listed_images_in_file_order(tmp_path):
     assert names == ['000000000011.jpg', '000000000005.jpg', '000000000007.jpg']
     # classes by ascending category id: person (1), car (3), dog (18)
     assert labels_of(dataset) == [[2], [2], [0, 1]]
-    assert count_class_images(dataset) == [1, 1, 2]
+    assert list(class_stats.compute(dataset).class_counts) == [1, 1, 2]
 
 
 def test_coco_listed_image_without_object(tmp_path):
@@ -285,7 +291,8 @@ def test_voc_mlt_configs(tmp_path):
     # mmpretrain marks a class difficult when any of its objects is; the metrics ignore it
     # only where it is not also a positive (dog in the first image stays positive)
     assert [dataset.get_data_info(i)['gt_label_difficult'] for i in range(2)] == [[11], [14]]
-    assert count_class_images(dataset)[7] == 1 and count_class_images(dataset)[14] == 1
+    counts = class_stats.compute(dataset).class_counts
+    assert counts[7] == 1 and counts[14] == 1
     assert len(build(val, data_root=str(root))) == 3
 
 

@@ -12,7 +12,9 @@ from mmpretrain.registry import MODELS
 
 import mmml_ext  # noqa: F401
 from cli_helpers import REPO, run_tool
-from mmml_ext.engine import ClassCountsHook
+from mmml_ext.datasets import MultiLabelBalancedDataset
+from mmml_ext.engine import RunFactsHook
+from mmml_ext.run_facts import ThresholdSource
 
 HEAD = dict(type='ImbalancedMultiLabelHead', num_classes=3, in_channels=4)
 
@@ -41,14 +43,18 @@ def test_head_without_prior_needs_no_counts():
 
 def test_prior_without_counts_names_the_keys():
     head = MODELS.build(dict(HEAD, prior='counts'))
-    with pytest.raises(ValueError, match='class_counts=.*ClassCountsHook'):
+    with pytest.raises(ValueError, match='class_counts=.*RunFactsHook'):
         head.init_weights()
 
 
 @pytest.mark.parametrize('bad, message', [
     (dict(prior='uniform'), "prior must be 'counts'"), (dict(prior=[0.5, 1.0, 0.2]), 'priors in'),
     (dict(thresholds=[0.5, 0.5]), '2 thresholds for 3 classes'),
-    (dict(thresholds=[0.5, 0.0, 0.2]), r'thresholds must lie in \(0, 1\]'),
+    (dict(thresholds=[0.5, 1.5, 0.2]), r'thresholds\[1\] must be a number in \[0, 1\]'),
+    (dict(thresholds=[0.5, 0.4, 0.2], thr=0.5), 'give thr or thresholds, not both'),
+    (dict(topk=(1, 5)), r'topk must be an int >= 1, got \(1, 5\)'),
+    (dict(topk=4), r'topk=4 is larger than the number of classes \(3\)'),
+    (dict(thr=1.5), r'thr must be a number in \[0, 1\]'),
 ])
 def test_bad_head_arguments(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -59,25 +65,37 @@ def test_per_class_thresholds_from_the_tuning_file(tmp_path):
     path = tmp_path / 'thresholds.json'
     path.write_text(json.dumps({'global': 0.4, 'per_class': [0.9, None, 0.2]}))
     head = MODELS.build(dict(HEAD, thresholds=str(path)))
+    head.set_thresholds(ThresholdSource(str(path)).resolve(3))  # as RunFactsHook does
     logits = torch.logit(torch.tensor([[0.85, 0.45, 0.25], [0.95, 0.35, 0.1]]))
     samples = head._get_predictions(logits, None)
     assert [s.pred_label.tolist() for s in samples] == [[1, 2], [0]]
     torch.testing.assert_close(samples[0].pred_score, torch.sigmoid(logits[0]))
 
 
-def test_hook_gives_counts_to_losses_and_head():
+def test_thresholds_with_topk_follow_the_ml_gcn_rule():
+    head = MODELS.build(dict(HEAD, thresholds=[0.5, 0.3, 0.2], topk=1))
+    logits = torch.logit(torch.tensor([[0.85, 0.95, 0.25], [0.4, 0.35, 0.1], [0.1, 0.2, 0.6]]))
+    # in the top 1 and at least the class threshold: as multilabel_predict, as the metrics
+    assert [s.pred_label.tolist() for s in head._get_predictions(logits, None)] == [[1], [], [2]]
+
+
+def test_hook_gives_counts_to_losses_and_head(tmp_path):
     model = MODELS.build(dict(
         type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='ImbalancedMultiLabelHead', num_classes=20, in_channels=512, prior='counts',
                   loss=dict(type='DistributionBalancedLoss'))))
-    runner = SimpleNamespace(model=model, cfg=Config(), _train_loop=dict(), _train_dataloader=dict(
-        dataset=dict(type='LongTailedShapes', split='train')))
-    ClassCountsHook().before_run(runner)  # a test run (train loop not built): nothing to do
+    dataset = MultiLabelBalancedDataset(dict(type='LongTailedShapes', split='train'),
+                                        oversample_thr=0.1)
+    runner = SimpleNamespace(model=model, cfg=Config(), _train_loop=dict(),
+                             train_dataloader=SimpleNamespace(dataset=dataset))
+    RunFactsHook().before_run(runner)  # a test run (train loop not built): nothing to do
     assert model.head.loss_module.class_counts is None
     runner._train_loop = BuiltLoop.__new__(BuiltLoop)
-    ClassCountsHook().before_run(runner)
-    assert model.head.loss_module.class_counts[0] == 400
+    runner.work_dir = str(tmp_path)
+    RunFactsHook().before_run(runner)
+    assert json.loads((tmp_path / 'class_counts.json').read_text())['num_images'] == 800
+    assert model.head.loss_module.class_counts[0] == 400  # the original data's, not resampled
     assert model.head.loss_module.num_images == model.head.num_images == 800
     model.head.init_weights()
     assert model.head.fc.bias[0].item() == pytest.approx(0.0)  # head class: 400 of 800

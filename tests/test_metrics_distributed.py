@@ -17,11 +17,13 @@ def single_process_metrics():
     return evaluator.evaluate(NUM_SAMPLES)
 
 
-@pytest.mark.parametrize('nproc', [1, 2, 3])
-def test_torchrun_processes_agree(nproc, single_process_metrics, tmp_path):
+@pytest.mark.parametrize('nproc, options', [(1, ()), (2, ()), (3, ()), (2, ('--shared', )),
+                                             (3, ('--shared', '--no-index'))])
+def test_torchrun_processes_agree(nproc, options, single_process_metrics, tmp_path):
     out = tmp_path / 'metrics.json'
     run_cmd([sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-             f'--master_port={free_port()}', 'tests/dist_metrics_worker.py', out], timeout=300)
+             f'--master_port={free_port()}', 'tests/dist_metrics_worker.py', out, *options],
+            timeout=300)
     result = json.loads(out.read_text())
     assert result['world_size'] == nproc
     # 101 samples do not divide by 2 or 3: the sampler pads, and the padding must be dropped

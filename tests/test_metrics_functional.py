@@ -74,6 +74,20 @@ def test_topk_ties_go_to_the_lower_class_index():
     assert multilabel_predict(scores, topk=1).int().tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
 
 
+def test_per_class_thresholds_and_the_zero_threshold():
+    scores = torch.tensor([[0.0, 0.3, 0.7], [0.2, 0.9, 0.6]])
+    thr = torch.tensor([0.0, 0.5, 0.65])
+    assert multilabel_predict(scores, thr=thr).int().tolist() == [[1, 0, 1], [1, 1, 0]]
+    assert multilabel_predict(scores, thr=0.0).all()  # score >= 0 predicts every label
+
+
+def test_topk_with_invalid_cells_ranks_them_last():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.1], [0.5, 0.5, 0.5, 0.5]])
+    valid = torch.tensor([[False, True, True, True], [True, False, True, True]])
+    got = multilabel_predict(scores, topk=2, valid=valid).int().tolist()
+    assert got == [[0, 1, 1, 0], [1, 0, 1, 0]]
+
+
 def test_topk_and_thr_together_follow_ml_gcn():
     scores = torch.tensor([[0.9, 0.4, 0.3, 0.8]])
     assert multilabel_predict(scores, thr=0.5, topk=3).int().tolist() == [[1, 0, 0, 1]]
@@ -247,7 +261,11 @@ def test_bad_inputs_name_the_problem(scores, target, message):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(thr=0), r'thr must be a number in \(0, 1\]'), (dict(thr=1.5), 'thr must'),
+    (dict(thr=-0.5), r'thr must be a number in \[0, 1\]'), (dict(thr=1.5), 'thr must'),
+    (dict(thr=float('nan')), 'thr must'),
+    (dict(thr=torch.tensor([0.5, 0.2, 0.1])), r'thr must be a number or a \(2,\) tensor'),
+    (dict(thr=torch.tensor([0.5, 1.25])), r'thr must lie in \[0, 1\]; class 1 has 1.25'),
+    (dict(valid=torch.ones(2, 3, dtype=torch.bool), topk=1), 'valid must be a bool tensor'),
     (dict(topk=0), 'topk must be an int >= 1'), (dict(topk=3), 'larger than the number of classes'),
     (dict(topk=1.5), 'topk must'),
 ])

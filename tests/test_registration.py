@@ -42,7 +42,7 @@ NAMES_CHECK = textwrap.dedent('''
         DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
                   'MultiLabelBalancedDataset'],
         DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
-        HOOKS=['MultiLabelEvalHook', 'ClassCountsHook'],
+        HOOKS=['RunFactsHook', 'MultiLabelEvalHook', 'ClassCountsHook'],
     )
     # before the plugin: none of its names exists in mmpretrain or mmengine
     for registry, names in ours.items():

@@ -8,12 +8,16 @@ import os
 import sys
 from pathlib import Path
 
+import mmengine
+import numpy as np
 import pytest
 import torch
+from sklearn import metrics as skm
 
 import mmml_ext  # noqa: F401  (the checkpoint allowlist, for torch.load below)
 
-from cli_helpers import DEMO_BCE, free_port, run_cmd, run_tool
+from cli_helpers import DEMO_BCE, REPO, free_port, run_cmd, run_tool
+from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
 # Small but real: 96 training images (3 iterations), 101 test images, an odd
 # number so that 2 processes pad their shares and the padding must be dropped.
@@ -34,10 +38,10 @@ def read_json(path: Path) -> dict:
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory) -> Path:
-    """Work dir of a 1-epoch demo training (its checkpoint: epoch_1.pth)."""
+    """Work dir of a 1-epoch demo training, validated (thresholds tuned) at epoch 1."""
     work_dir = tmp_path_factory.mktemp('train')
     run_tool('train.py', DEMO_BCE, '--work-dir', work_dir, '--cfg-options',
-             'train_cfg.max_epochs=1', *SMALL)
+             'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', *SMALL)
     return work_dir
 
 
@@ -55,6 +59,31 @@ def test_training_writes_a_checkpoint_with_its_state(trained):
     ckpt = torch.load(trained / 'epoch_1.pth', map_location='cpu')  # weights_only by default
     assert ckpt['meta']['epoch'] == 1 and ckpt['meta']['iter'] == 3
     assert ckpt['meta']['dataset_meta']['train_class_counts'][0] == 400
+
+
+def test_test_tool_tests_at_the_thresholds_of_its_checkpoint_from_any_directory(
+        trained, single_process_metrics, tmp_path):
+    tuned = thresholds_file.from_checkpoint(torch.load(trained / 'epoch_1.pth'))
+    assert tuned is not None and tuned.tuned_on == 'val_epoch_1'
+    out = tmp_path / 'predictions.pkl'
+    proc = run_cmd([sys.executable, REPO / 'tools' / 'test.py', REPO / DEMO_BCE,
+                    trained / 'epoch_1.pth', '--work-dir', 'w', '--out', out, '--cfg-options',
+                    *SMALL], cwd=tmp_path)
+    assert 'multi-label/CF1_valtuned' in proc.stdout
+    samples = mmengine.load(out)
+    scores = np.stack([s['pred_score'].numpy() for s in samples])
+    target = np.zeros(scores.shape, dtype=int)
+    for i, s in enumerate(samples):
+        target[i, s['gt_label'].numpy()] = 1
+    pred = (scores >= tuned.values().numpy()).astype(int)
+    p = skm.precision_score(target, pred, average='macro', zero_division=0)
+    r = skm.recall_score(target, pred, average='macro', zero_division=0)
+    metrics = single_process_metrics  # the same checkpoint, tested from the repository root
+    assert metrics['multi-label/CP_valtuned'] == pytest.approx(100 * p, abs=1e-4)
+    assert metrics['multi-label/CF1_valtuned'] == pytest.approx(200 * p * r / (p + r), abs=1e-4)
+    assert metrics['multi-label/OF1_valtuned'] == pytest.approx(
+        100 * skm.f1_score(target, pred, average='micro'), abs=1e-4)
+    assert metrics['multi-label/CF1_valtuned'] != metrics['multi-label/CF1']
 
 
 def test_test_tool_reports_metrics(single_process_metrics):

@@ -1,28 +1,30 @@
-"""Count the training images of each class and write them to a JSON file.
+"""Count the training images of each class of a config, as a training run does.
 
-    python tools/class_counts.py CONFIG [--out FILE] [--cfg-options KEY=VALUE ...]
+    python tools/class_counts.py CONFIG [--work-dir DIR] [--cfg-options KEY=VALUE ...]
 
-The file (``{"classes": [...], "class_counts": [...]}``) can be given to
-``MeanAP(class_counts=FILE)`` for head / medium / tail mAP, and to the losses
-and samplers that need class frequencies, so the training set is read once.
+It builds the config's training dataset, counts it through resampling wrappers
+(the original images, each once) with the same function a training run uses,
+and writes ``<work_dir>/class_counts.json`` (the work dir defaults to
+``./work_dirs/<config name>``, as ``tools/train.py``), the file a training run
+writes there too. ``MeanAP(class_counts=FILE)`` and the losses'
+``class_counts=FILE`` read it.
 """
 import argparse
-import json
-import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmml_ext  # noqa: F401  (registers the datasets)
-from mmml_ext.datasets import count_class_images
+from mmml_ext.run_facts import class_stats
 from mmpretrain.registry import DATASETS
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Count training images per class')
     parser.add_argument('config', help='config whose train_dataloader.dataset is counted')
-    parser.add_argument('--out', default='class_counts.json', help='JSON file to write')
+    parser.add_argument('--work-dir', help=f'where {class_stats.FILE_NAME} is written '
+                        '(default: ./work_dirs/<config name>)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, as key=value pairs')
     return parser.parse_args()
@@ -35,15 +37,13 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.get('train_dataloader') is None:
         raise SystemExit(f'{args.config} has no train_dataloader to count')
+    work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    counts = count_class_images(dataset)
-    classes = list(dataset.metainfo.get('classes') or [])
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(dict(config=args.config, num_images=len(dataset), classes=classes,
-                       class_counts=counts), f, indent=1)
-    print(f'{len(dataset)} images, {len(counts)} classes: {counts} -> {args.out}')
+    stats = class_stats.compute(DATASETS.build(cfg.train_dataloader.dataset))
+    path = class_stats.write(stats, work_dir)
+    print(f'{stats.num_images} images, {stats.num_classes} classes: {list(stats.class_counts)} '
+          f'-> {path}')
 
 
 if __name__ == '__main__':

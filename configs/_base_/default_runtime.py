@@ -11,10 +11,11 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
 )
 
-# ClassCountsHook gives losses and the head prior the training class counts;
-# MultiLabelEvalHook gives mmml_ext's metrics the work dir (reports, tuned
-# thresholds) and, when the dataset metainfo lacks them, the class counts
-custom_hooks = [dict(type='ClassCountsHook'), dict(type='MultiLabelEvalHook')]
+# RunFactsHook counts the training set once (through resampling wrappers) for the
+# losses, the head prior and head / medium / tail mAP; gives mmml_ext's metrics
+# the evaluation context (name, work dir, shared rows); keeps class_counts.json
+# and thresholds.json in the work dir and both facts in the checkpoints
+custom_hooks = [dict(type='RunFactsHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -2,7 +2,7 @@
 # config: focal (gamma 2, balance_param 2), negative-tolerant regularisation
 # (init_bias 0.05, neg_scale 2), re-balanced weighting with the map alpha 0.1,
 # beta 10, gamma 0.2 (its VOC-MLT config uses neg_scale 5, gamma 0.3). Class counts come from the training set
-# (ClassCountsHook). The paper trains on the long-tailed subsets with a
+# (RunFactsHook). The paper trains on the long-tailed subsets with a
 # class-aware sampler; this config uses the full training split.
 _base_ = ['./resnet50_coco_bce.py']
 model = dict(

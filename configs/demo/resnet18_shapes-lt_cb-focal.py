@@ -1,6 +1,6 @@
 # ResNet-18 on the built-in long-tailed shapes, class-balanced focal loss:
 # effective-number weights (beta 0.999) around a focal loss (gamma 2); the class
-# counts come from the training set through ClassCountsHook.
+# counts come from the training set through RunFactsHook.
 _base_ = ['./resnet18_shapes-lt_bce.py']
 
 model = dict(

@@ -1,6 +1,5 @@
-"""Datasets: the demo, COCO multi-label, list files, class-balanced resampling, class counting."""
+"""Datasets: the demo, COCO multi-label, list files, class-balanced resampling."""
 from .balanced_dataset import MultiLabelBalancedDataset
-from .class_counts import count_class_images, load_class_counts
 from .coco_multilabel import COCOMultiLabel
 from .label_index import LabelIndex
 from .samplers import ClassAwareSampler, RepeatFactorSampler
@@ -10,6 +9,6 @@ from .shape_rendering import CLASS_NAMES
 
 __all__ = [
     'LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset', 'CLASS_NAMES',
-    'count_class_images', 'load_class_counts', 'LabelIndex', 'MultiLabelBalancedDataset',
+    'LabelIndex', 'MultiLabelBalancedDataset',
     'RepeatFactorSampler', 'ClassAwareSampler'
 ]

@@ -1,12 +1,13 @@
-"""Runtime pieces under the Runner: safe checkpoint loading, CPU distributed setup."""
+"""Runtime pieces under the Runner: safe checkpoint loading, CPU distributed setup, the run-facts hook."""
 from .checkpoint import (UnsafeCheckpointError, checkpoint_safe_globals,
-                         load_from_local_safely, register_checkpoint_globals)
-from .class_counts_hook import ClassCountsHook
+                         load_from_local_safely, register_checkpoint_globals,
+                         update_checkpoint_file)
 from .distributed import export_slurm_env, setup_distributed
-from .eval_hook import MultiLabelEvalHook
+from .renamed_hooks import ClassCountsHook, MultiLabelEvalHook
+from .run_facts_hook import RunFactsHook
 
 __all__ = [
     'UnsafeCheckpointError', 'checkpoint_safe_globals', 'load_from_local_safely',
-    'register_checkpoint_globals', 'export_slurm_env', 'setup_distributed',
-    'MultiLabelEvalHook', 'ClassCountsHook'
+    'register_checkpoint_globals', 'update_checkpoint_file', 'export_slurm_env',
+    'setup_distributed', 'RunFactsHook', 'ClassCountsHook', 'MultiLabelEvalHook'
 ]

@@ -25,6 +25,7 @@ The allowlist, found by reading real checkpoints of this stack:
 Tensors, optimizer and scheduler state (dicts, lists, numbers, strings) are
 already on torch's own list.
 """
+import os
 import os.path as osp
 import pickle
 import re
@@ -97,7 +98,7 @@ def _refusal_message(filename: str, error: Exception) -> str:
             'allowlist it with torch.serialization.add_safe_globals.')
 
 
-def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
+def load_from_local_safely(filename: str, map_location: Any = None, mmap: bool = False) -> Any:
     """Load a local checkpoint with ``weights_only=True``, refusing foreign globals.
 
     Registered as mmengine's loader of local paths (the ``''`` scheme of
@@ -107,6 +108,8 @@ def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
     Args:
         filename (str): Path of the checkpoint file.
         map_location: Same as :func:`torch.load`.
+        mmap (bool): Map the tensors from the file instead of reading them
+            into memory (:func:`torch.load`'s ``mmap``). Defaults to False.
 
     Returns:
         The unpickled checkpoint.
@@ -120,9 +123,29 @@ def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return torch.load(filename, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         raise UnsafeCheckpointError(_refusal_message(filename, error)) from error
+
+
+def update_checkpoint_file(filename: str, update: Callable[[dict], bool]) -> bool:
+    """Load a local checkpoint safely, let ``update`` change it, and write it back atomically.
+
+    Args:
+        filename (str): Path of the checkpoint.
+        update (callable): Changes the checkpoint dict in place; returns
+            whether it changed anything (nothing is written otherwise).
+
+    Returns:
+        bool: Whether the file was rewritten.
+    """
+    checkpoint = load_from_local_safely(filename, map_location='cpu', mmap=True)
+    if not update(checkpoint):
+        return False
+    tmp = f'{filename}.tmp{os.getpid()}'
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, filename)
+    return True
 
 
 def register_checkpoint_globals() -> None:

@@ -4,30 +4,25 @@
 averaged over the classes that have a positive) and, when the training-set class
 counts are known, the mAP of the head, medium and tail classes. It also writes a
 per-class report (class, support, training count, P, R, F1 at a threshold, AP)
-as JSON and CSV at each evaluation.
+as JSON and CSV at each evaluation, through the evaluation context.
 
-Training counts come, in this order, from the ``class_counts`` argument (a list,
-or a JSON file such as ``tools/class_counts.py`` writes), from the dataset's
-``metainfo['train_class_counts']`` (the demo dataset has it), or from
-``MultiLabelEvalHook``, which counts the training dataset.
+Training counts come from the ``class_counts`` argument (a list, or the
+``class_counts.json`` that training runs and ``tools/class_counts.py`` write),
+else from the run: ``RunFactsHook`` gives the statistics of the training set
+(in a test, those stored in the checkpoint).
 """
-import csv
-import json
-import logging
-import os
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
-from mmengine.logging import print_log
 
 from mmpretrain.registry import METRICS
 
-from ..datasets.class_counts import load_class_counts
-from ..functional import (average_precision, confusion_counts, mean_average_precision,
-                          multilabel_predict, per_class_prf)
+from ..functional import confusion_counts, mean_average_precision, per_class_prf
 from ..functional.checks import check_thr
+from ..run_facts import class_stats as class_stats_file
+from ..run_facts.class_stats import ClassStats
 from .base import BaseMultiLabelMetric
+from .shared_rows import EvaluationRows
 
 GROUPS = ('head', 'medium', 'tail')
 
@@ -55,15 +50,15 @@ class MeanAP(BaseMultiLabelMetric):
             Defaults to all four; the group keys need training class counts and
             are left out (with a warning) without them.
         class_counts (list | str, optional): Training images per class, or a
-            JSON file of them. Defaults to the dataset's metainfo or
-            ``MultiLabelEvalHook``.
+            ``class_counts.json`` file. Defaults to the run's training
+            statistics, which ``RunFactsHook`` provides.
         group_bounds (tuple): ``(low, high)``: tail classes have fewer than
             ``low`` training images, head classes more than ``high``, medium
             the rest. Defaults to ``(20, 100)`` (the VOC-MLT / COCO-MLT split).
         empty_as_zero (bool): Count a class with no positive as AP 0.
             Defaults to False.
-        report (bool): Write the per-class report to ``out_dir`` at each
-            evaluation (needs ``out_dir`` or ``MultiLabelEvalHook``).
+        report (bool): Write the per-class report at each evaluation, into
+            ``out_dir``, else the work dir that ``RunFactsHook`` provides.
             Defaults to True.
         report_thr (float): Threshold of the report's P, R, F1. Defaults to 0.5.
         **kwargs: See :class:`BaseMultiLabelMetric`.
@@ -84,40 +79,38 @@ class MeanAP(BaseMultiLabelMetric):
             raise ValueError(f'group_bounds must be (low, high) with 0 <= low <= high, '
                              f'got {group_bounds!r}')
         check_thr(report_thr)
-        self.class_counts = load_class_counts(class_counts) if class_counts is not None else None
-        #: counts from MultiLabelEvalHook, used when nothing else gives them
-        self.counted_class_counts: Optional[List[int]] = None
+        self.class_stats: Optional[ClassStats] = (
+            None if class_counts is None else class_stats_file.load(class_counts))
         self.group_bounds = tuple(group_bounds)
         self.empty_as_zero = empty_as_zero
         self.report = report
         self.report_thr = report_thr
-        self._warned_no_counts = False
 
-    def train_class_counts(self) -> Optional[List[int]]:
-        """The training counts from the argument, the metainfo, or the hook."""
-        if self.class_counts is not None:
-            return self.class_counts
-        meta_counts = (self.dataset_meta or {}).get('train_class_counts')
-        if meta_counts is not None:
-            return list(meta_counts)
-        return self.counted_class_counts
+    @property
+    def group_items(self) -> Sequence[str]:
+        return [item for item in self.items if item != 'mAP']
 
-    def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        ap = self.shared('ap', lambda: average_precision(scores, target, validate_args=False))
+    def uses_class_stats(self) -> bool:
+        return self.class_stats is None and bool(self.group_items or self.report)
+
+    def train_class_stats(self) -> Optional[ClassStats]:
+        """The training statistics: from ``class_counts``, else from the run."""
+        return self.class_stats if self.class_stats is not None else self.context.class_stats
+
+    def compute(self, rows: EvaluationRows) -> Dict[str, float]:
+        ap = rows.average_precision(self.difficult_as)
         names = self.class_names
         result = {}
         if 'mAP' in self.items:
             result['mAP'] = 100 * mean_average_precision(ap, names, self.empty_as_zero)
-        counts = self.train_class_counts()
-        if counts is not None and len(counts) != len(ap):
-            raise ValueError(f'{len(counts)} training class counts given for {len(ap)} classes')
-        group_items = [item for item in self.items if item != 'mAP']
+        stats = self.train_class_stats()
+        if stats is not None:
+            stats.check_num_classes(len(ap), type(self).__name__)
+        counts = None if stats is None else stats.class_counts
+        group_items = self.group_items
         if group_items and counts is None:
-            if not self._warned_no_counts:
-                print_log(f'MeanAP: no training class counts, so no {group_items}: give '
-                          'class_counts, or add MultiLabelEvalHook to custom_hooks',
-                          logger='current', level=logging.WARNING)
-                self._warned_no_counts = True
+            self.warn_once('no_counts', f'no training class counts, so no {group_items}: give '
+                           "class_counts, or add dict(type='RunFactsHook') to custom_hooks")
         elif group_items:
             groups = frequency_groups(counts, self.group_bounds)
             for item in group_items:
@@ -126,38 +119,30 @@ class MeanAP(BaseMultiLabelMetric):
                     members = [names[i] for i in mask.nonzero().flatten()] if names else None
                     result[item] = 100 * mean_average_precision(ap[mask], members,
                                                                 self.empty_as_zero)
-        report_dir = self.output_dir(fallback=None)
-        if self.report and report_dir is not None:
-            self.write_report(report_dir, scores, target, ap, counts)
+        if self.report:
+            self.write_report(rows, ap, counts)
         return result
 
-    def write_report(self, report_dir: str, scores: torch.Tensor, target: torch.Tensor,
-                     ap: torch.Tensor, counts: Optional[Sequence[int]]) -> None:
-        """Write ``per_class/<eval_tag>.json`` and ``.csv`` under ``report_dir``."""
-        pred = self.shared(('pred', self.report_thr, None),
-                           lambda: multilabel_predict(scores, self.report_thr, validate_args=False))
+    def write_report(self, rows: EvaluationRows, ap: torch.Tensor,
+                     counts: Optional[Sequence[int]]) -> None:
+        """Write the evaluation's ``per_class/<tag>.json`` and ``.csv`` (through the context)."""
+        target = rows.target(self.difficult_as)
+        pred = rows.predictions(self.report_thr, None, self.difficult_as)
         tallies = confusion_counts(pred, target)
         prf = per_class_prf(tallies['tp'], tallies['fp'], tallies['fn'])
-        support = (target == 1).sum(dim=0)
+        support = (target == 1).sum(dim=0).tolist()
         names = self.class_names or [str(i) for i in range(len(ap))]
-        rows = [
-            dict(
-                class_name=names[c],
-                support=int(support[c]),
-                train_count=None if counts is None else int(counts[c]),
-                precision=100 * float(prf['precision'][c]),
-                recall=100 * float(prf['recall'][c]),
-                f1=100 * float(prf['f1'][c]),
-                ap=None if torch.isnan(ap[c]) else 100 * float(ap[c]),
-            ) for c in range(len(ap))
+        columns = dict(precision=(100 * prf['precision']).tolist(),
+                       recall=(100 * prf['recall']).tolist(), f1=(100 * prf['f1']).tolist(),
+                       ap=[None if v != v else 100 * v for v in ap.tolist()])
+        report = [
+            dict(class_name=names[c], support=support[c],
+                 train_count=None if counts is None else int(counts[c]),
+                 **{key: values[c] for key, values in columns.items()})
+            for c in range(len(ap))
         ]
-        out_dir = osp.join(report_dir, 'per_class')
-        os.makedirs(out_dir, exist_ok=True)
-        base = osp.join(out_dir, self.eval_tag)
-        with open(base + '.json', 'w') as f:
-            json.dump(dict(thr=self.report_thr, num_samples=len(scores), classes=rows), f,
-                      indent=1)
-        with open(base + '.csv', 'w', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        written = self.context.write_report(self.out_dir, dict(thr=self.report_thr,
+                                                               num_samples=len(target)), report)
+        if written is None:
+            self.warn_once('no_dir', 'no out_dir and no work dir, so no per-class report: add '
+                           "dict(type='RunFactsHook') to custom_hooks, or give out_dir")

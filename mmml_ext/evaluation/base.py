@@ -1,24 +1,26 @@
 """The shared part of the multi-label metrics: collect rows, compute, lose nothing.
 
 Each metric subclasses :class:`BaseMultiLabelMetric` and implements
-:meth:`~BaseMultiLabelMetric.compute` on stacked (N, C) scores and targets. The
-base class stores compact per-sample rows (see
-:mod:`mmml_ext.evaluation.sample_results`), validates ``items``, and, if
-computing fails, first writes the gathered predictions to the output directory
-and then raises an error that says where they are.
-"""
-import os
-import os.path as osp
-import time
-from typing import Dict, List, Optional, Sequence
+:meth:`~BaseMultiLabelMetric.compute` on the evaluation's rows. The base class
 
-import numpy as np
+- keeps the rows in the :class:`~mmml_ext.evaluation.shared_rows.EvaluationRows`
+  of its :class:`~mmml_ext.evaluation.context.EvalContext` (shared by all
+  metrics of an evaluator when ``RunFactsHook`` gives them one context);
+- gathers them once across processes and checks them once (probabilities,
+  one number of classes, as many class names as classes);
+- validates ``items``, and, if computing fails, first saves the gathered
+  predictions and then raises an error of the same type that says where they are.
+"""
+import logging
+from typing import Dict, Optional, Sequence
+
 import torch
+from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from ..functional.checks import check_scores
-from .sample_results import DIFFICULT_AS, batch_results, derived, release_batch_cache, stack_results
+from .context import EvalContext
+from .shared_rows import DIFFICULT_AS, EvaluationRows
 
 
 class BaseMultiLabelMetric(BaseMetric):
@@ -30,9 +32,9 @@ class BaseMultiLabelMetric(BaseMetric):
         difficult_as (str): What a label seen only on difficult objects (VOC's
             ``gt_label_difficult``) counts as: ``'ignore'`` (default),
             ``'positive'`` or ``'negative'``.
-        out_dir (str, optional): Where reports and, after a failure, the
-            predictions are written. Defaults to the work dir, which
-            ``MultiLabelEvalHook`` provides; without it, the current directory.
+        out_dir (str, optional): Where reports, tuned thresholds and, after a
+            failure, the predictions are written. Defaults to the work dir,
+            which ``RunFactsHook`` provides.
         collect_device (str): ``'cpu'`` or ``'gpu'``, for gathering results
             across processes. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the keys. Defaults to
@@ -60,68 +62,102 @@ class BaseMultiLabelMetric(BaseMetric):
                              f'choose from {list(self.ALL_ITEMS)}')
         if difficult_as not in DIFFICULT_AS:
             raise ValueError(f'difficult_as must be one of {DIFFICULT_AS}, got {difficult_as!r}')
+        if out_dir is not None and not isinstance(out_dir, str):
+            raise ValueError(f'out_dir must be a path, got {out_dir!r}')
         self.items = items
         self.difficult_as = difficult_as
         self.out_dir = out_dir
-        #: the Runner's work dir and the name of this evaluation, e.g. 'val_epoch_3'
-        #: (set by MultiLabelEvalHook)
-        self.work_dir: Optional[str] = None
-        self.eval_tag = 'eval'
-        self._stacked = None
+        self._context: Optional[EvalContext] = None
+        self._own_context = False
+        self._warned = set()
 
+    # --- the evaluation context -------------------------------------------------------
+    def set_eval_context(self, context: Optional[EvalContext]) -> None:
+        """Take the context of the coming evaluation (``RunFactsHook`` calls this)."""
+        self._context, self._own_context = context, False
+
+    @property
+    def context(self) -> EvalContext:
+        """The current evaluation's context; one of its own when none was given."""
+        if self._context is None:
+            self._context, self._own_context = EvalContext(), True
+        return self._context
+
+    def uses_class_stats(self) -> bool:
+        """Whether this metric needs the training class statistics from the run."""
+        return False
+
+    # --- mmengine's BaseMetric protocol ------------------------------------------------
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Keep each sample's scores (float32) and target (int8) rows."""
-        self.results.extend(batch_results(data_samples, self.difficult_as))
+        """Keep each sample's scores (float32) and target (int8) rows, once per evaluator."""
+        rows = self.context.rows
+        if rows.add(self, data_samples) and rows.num_batches == 1:
+            self._check_class_names(rows.num_classes)
 
-    def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        """The metric values from (N, C) scores and int8 targets; keys from ``items``.
+    def evaluate(self, size: int) -> dict:
+        """Gather the rows (once for all metrics of the context), compute on the main process.
 
-        The scores are already checked (finite, (N, C)); kernels may be called
-        with ``validate_args=False``.
+        Args:
+            size (int): The size of the evaluated dataset; rows beyond it
+                (the sampler's padding) are dropped.
+
+        Returns:
+            dict: The metric values, keys with the prefix.
         """
-        raise NotImplementedError
-
-    def shared(self, key, compute):
-        """A value derived from the evaluated rows, computed once for all metrics."""
-        return derived(self._stacked, key, compute)
-
-    def compute_metrics(self, results: List) -> Dict[str, float]:
-        release_batch_cache()
-        self._stacked = stacked = stack_results(results)
-        scores, target = stacked.scores, stacked.target
+        context = self.context
         try:
-            if not stacked.checked:
-                check_scores(scores)
-                stacked.checked = True
-            return self.compute(scores, target)
+            context.rows.gather(size, self.collect_device, self.collect_dir)
+            results = [None]
+            if is_main_process():
+                values = self.compute_metrics(context.rows)
+                if self.prefix:
+                    values = {f'{self.prefix}/{k}': v for k, v in values.items()}
+                results = [values]
+            broadcast_object_list(results)
+            return results[0]
+        finally:
+            if self._own_context:
+                context.release()
+                self._context = None
+
+    def compute_metrics(self, results: EvaluationRows) -> Dict[str, float]:
+        """The metric values from the gathered rows; saves the predictions if it fails."""
+        rows = results
+        try:
+            rows.check_scores()
+            return self.compute(rows)
         except Exception as error:
-            path = self.save_predictions(scores, target)
-            message = (f'{type(self).__name__} failed: {error}. The {len(scores)} gathered '
+            path = self.context.save_predictions(self.out_dir, self.class_names or [])
+            message = (f'{type(self).__name__} failed: {error}. The {len(rows.scores)} gathered '
                        f'predictions were saved first, to {path} (numpy .npz: scores, '
-                       'target, classes)')
+                       'target, classes, sample_idx)')
             try:
                 new_error = type(error)(message)
             except Exception:
                 new_error = RuntimeError(message)
             raise new_error from error
-        finally:
-            self._stacked = None
 
-    def output_dir(self, fallback: Optional[str] = '.') -> Optional[str]:
-        """``out_dir``, else the work dir from the hook, else ``fallback``."""
-        if self.out_dir is not None:
-            return self.out_dir
-        return self.work_dir if self.work_dir is not None else fallback
+    def compute(self, rows: EvaluationRows) -> Dict[str, float]:
+        """The metric values (keys from ``items``) of the gathered, checked rows."""
+        raise NotImplementedError
 
-    def save_predictions(self, scores: torch.Tensor, target: torch.Tensor) -> str:
-        out_dir = self.output_dir()
-        os.makedirs(out_dir, exist_ok=True)
-        stamp = time.strftime('%Y%m%d_%H%M%S')
-        path = osp.join(out_dir, f'predictions_{self.eval_tag}_{type(self).__name__}_{stamp}.npz')
-        classes = np.asarray((self.dataset_meta or {}).get('classes') or [], dtype=str)
-        np.savez(path, scores=scores.numpy(), target=target.numpy(), classes=classes)
-        print_log(f'{type(self).__name__}: predictions saved to {path}', logger='current')
-        return path
+    # --- helpers -----------------------------------------------------------------------
+    def scores_and_target(self, rows: EvaluationRows):
+        """(N, C) float32 scores and int8 target under this metric's ``difficult_as``."""
+        return rows.scores, rows.target(self.difficult_as)
+
+    def _check_class_names(self, num_classes: int) -> None:
+        names = self.class_names
+        if names is not None and len(names) != num_classes:
+            raise ValueError(f"the dataset names {len(names)} classes (dataset_meta['classes']) "
+                             f'but the scores have {num_classes}: {type(self).__name__} cannot '
+                             'name the classes')
+
+    def warn_once(self, key: str, message: str) -> None:
+        """Log ``message`` as a warning the first time ``key`` comes up for this metric."""
+        if key not in self._warned:
+            self._warned.add(key)
+            print_log(f'{type(self).__name__}: {message}', logger='current', level=logging.WARNING)
 
     @property
     def class_names(self) -> Optional[Sequence[str]]:
@@ -131,3 +167,7 @@ class BaseMultiLabelMetric(BaseMetric):
 def percent(values: Dict[str, float], items: Sequence[str]) -> Dict[str, float]:
     """The chosen items as percentages, the convention of mmpretrain's metrics."""
     return {item: values[item] * 100.0 for item in items}
+
+
+def as_float(value) -> float:
+    return float(value.item() if isinstance(value, torch.Tensor) else value)

@@ -4,100 +4,126 @@
 ``SubsetAccuracy`` the exact-match ratio and the other example-based numbers.
 Both predict with :func:`mmml_ext.functional.multilabel_predict`: ``score >= thr``,
 or the top-k of each sample (ties to the lower class index), or both (the ML-GCN
-rule); with neither given, ``thr = 0.5``. Keys of a top-k metric end in
-``_top{k}``. Values are percentages. Formulas and edge cases: docs/metrics.md.
+rule); with neither given, ``thr = 0.5``. Keys say how they predict
+(:func:`key_suffix`): ``_thr-0.30`` for a threshold other than 0.5,
+``_top{k}`` for top-k. Values are percentages. Formulas and edge cases:
+docs/metrics.md.
 
-With ``thresholds='thresholds.json'`` they predict with the per-class thresholds
-that ``TunedThresholdF1`` saved on the validation set: in a test evaluator this
-gives the honest number at tuned thresholds (keys end in ``_valtuned``), where
-tuning and measuring on the same data would be optimistic.
+With ``thresholds='tuned'`` they predict at the per-class thresholds that
+``TunedThresholdF1`` tuned on the validation set for the checkpoint under test
+(they travel in its meta): in a test evaluator this gives the honest numbers at
+tuned thresholds (keys end in ``_valtuned``), where tuning and measuring on the
+same data would be optimistic.
 """
-import logging
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional
 
 import torch
-from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
-from ..functional import (confusion_counts, example_based_metrics, multilabel_predict,
-                          precision_recall_f1, topk_mask)
+from ..functional import confusion_counts, example_based_metrics, precision_recall_f1
 from ..functional.checks import check_thr, check_topk
-from ..models.heads import load_thresholds
+from ..run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
 from .base import BaseMultiLabelMetric, percent
+from .shared_rows import EvaluationRows
 
-ThresholdSource = Union[str, Sequence[float], None]
+#: Key ending of the numbers at thresholds tuned on the validation set (from a test).
+VALTUNED_SUFFIX = '_valtuned'
+#: Key ending of the numbers at fixed per-class thresholds from a list.
+PER_CLASS_SUFFIX = '_perclass'
+MISSING_THRESHOLDS = ('error', 'warn')
+
+
+def threshold_suffix(thr: float) -> str:
+    """``_thr-0.30``: the key ending of a threshold other than 0.5 (mmpretrain's form)."""
+    text = f'{thr:.2f}' if round(thr, 2) == thr else f'{thr:g}'
+    return f'_thr-{text}'
+
+
+def key_suffix(thr: Optional[float] = None, topk: Optional[int] = None,
+               thresholds: Optional[ThresholdSource] = None) -> str:
+    """The key ending of predictions at ``thr`` / ``thresholds`` and ``topk``.
+
+    Nothing for the default (``thr`` 0.5 or unset), ``_thr-0.30`` for another
+    threshold, ``_valtuned`` for tuned thresholds (``'tuned'`` or a file),
+    ``_perclass`` for a list, then ``_top{k}``: two metrics that predict
+    differently never report the same key.
+    """
+    suffix = ''
+    if thresholds is not None:
+        if thresholds.is_tuned or thresholds.is_file:
+            suffix = VALTUNED_SUFFIX
+        elif isinstance(thresholds.spec, float):
+            suffix = '' if thresholds.spec == 0.5 else threshold_suffix(thresholds.spec)
+        else:
+            suffix = PER_CLASS_SUFFIX
+    elif thr is not None and thr != 0.5:
+        suffix = threshold_suffix(thr)
+    return suffix + (f'_top{topk}' if topk is not None else '')
 
 
 class _PredictionMetric(BaseMultiLabelMetric):
     """A metric of the predictions at ``thr`` and/or ``topk``, or at per-class thresholds."""
 
     def __init__(self, thr: Optional[float] = None, topk: Optional[int] = None,
-                 thresholds: ThresholdSource = None, suffix: Optional[str] = None,
+                 thresholds: ThresholdSpec = None, suffix: Optional[str] = None,
                  missing_thresholds: str = 'error', **kwargs):
         check_thr(thr)
         check_topk(topk)
         if thresholds is not None and thr is not None:
             raise ValueError('give thr or thresholds, not both')
-        if thresholds is not None and not isinstance(thresholds, (str, list, tuple)):
-            raise ValueError('thresholds must be a thresholds.json path or a list of per-class '
-                             f'thresholds, got {type(thresholds).__name__}')
-        if isinstance(thresholds, (list, tuple)):
-            load_thresholds(thresholds, len(thresholds))  # each in (0, 1]
-        if missing_thresholds not in ('error', 'warn'):
-            raise ValueError("missing_thresholds must be 'error' or 'warn', got "
+        if missing_thresholds not in MISSING_THRESHOLDS:
+            raise ValueError(f'missing_thresholds must be one of {MISSING_THRESHOLDS}, got '
                              f'{missing_thresholds!r}')
         if suffix is not None and not isinstance(suffix, str):
             raise ValueError(f'suffix must be a string, got {suffix!r}')
         super().__init__(**kwargs)
-        self.thr, self.topk, self.thresholds = thr, topk, thresholds
+        self.thr, self.topk = thr, topk
+        self.thresholds = None if thresholds is None else ThresholdSource(thresholds)
         self.missing_thresholds = missing_thresholds
-        if suffix is None:
-            suffix = ('_valtuned' if thresholds is not None else '') + \
-                (f'_top{topk}' if topk is not None else '')
-        self.suffix = suffix
-
-    def thresholds_path(self) -> Optional[str]:
-        """The thresholds file, a relative path read from the work dir."""
-        if not isinstance(self.thresholds, str) or osp.isabs(self.thresholds):
-            return self.thresholds
-        return osp.join(self.output_dir(), self.thresholds)
+        self.suffix = key_suffix(thr, topk, self.thresholds) if suffix is None else suffix
 
     def class_thresholds(self, num_classes: int) -> torch.Tensor:
-        """(C,) thresholds from ``thresholds``, read at each evaluation (the file
-        may be rewritten by the validation between two tests)."""
-        path = self.thresholds_path()
-        if isinstance(path, str) and not osp.isfile(path):
-            raise FileNotFoundError(
-                f'thresholds file {path} does not exist: evaluate the validation set with '
-                'TunedThresholdF1 first (it writes thresholds.json to the work dir)')
-        return load_thresholds(self.thresholds if path is None else path, num_classes)
+        """(C,) thresholds from ``thresholds`` for this evaluation (a file is read each time).
 
-    def compute_metrics(self, results: List) -> Dict[str, float]:
-        path = self.thresholds_path()
-        if (self.missing_thresholds == 'warn' and isinstance(path, str)
-                and not osp.isfile(path)):
-            print_log(f'{type(self).__name__}: no thresholds file {path}; the *{self.suffix} '
-                      'keys are left out (tune them on the validation set with '
-                      'TunedThresholdF1, in the same work dir)', logger='current',
-                      level=logging.WARNING)
+        Raises:
+            ValueError: ``'tuned'``, and none were tuned for the weights under
+                evaluation; a list or file for another number of classes.
+            FileNotFoundError: The thresholds file does not exist.
+        """
+        context = self.context
+        thr = self.thresholds.resolve(num_classes, context.work_dir, context.tuned_thresholds)
+        if thr is None:
+            raise ValueError(f'{type(self).__name__}(thresholds={self.thresholds.spec!r}): '
+                             f'{self.thresholds_missing()}')
+        return thr
+
+    def thresholds_missing(self) -> Optional[str]:
+        """Why the ``thresholds`` are not available here, or None when they are."""
+        if self.thresholds is None:
+            return None
+        if self.thresholds.is_tuned and self.context.tuned_thresholds is None:
+            return ('no thresholds were tuned for the weights under evaluation (they travel '
+                    'in the checkpoint: validate with TunedThresholdF1 while training, with '
+                    "dict(type='RunFactsHook') in custom_hooks)")
+        if self.thresholds.is_file:
+            path = self.thresholds.file_path(self.context.work_dir)
+            if not osp.isfile(path):
+                return f'the thresholds file {path} does not exist'
+        return None
+
+    def compute_metrics(self, results: EvaluationRows) -> Dict[str, float]:
+        missing = self.thresholds_missing()
+        if missing is not None and self.missing_thresholds == 'warn':
+            self.warn_once(f'missing:{missing}', f'{missing}; the *{self.suffix} keys are left out')
             return {}
-        return super().compute_metrics(results)
+        return super().compute_metrics(results)  # a missing source raises there (rows saved)
 
-    def predict(self, scores: torch.Tensor) -> torch.Tensor:
-        """Predictions at ``thr`` / ``topk``, computed once for all metrics of the evaluator."""
-        check_topk(self.topk, scores.shape[1])
-        if self.thresholds is not None:
-            thr = self.class_thresholds(scores.shape[1]).to(scores.dtype)
-            return self.shared(('pred', tuple(thr.tolist()), self.topk),
-                               lambda: self._predict_per_class(scores, thr))
-        return self.shared(('pred', self.thr, self.topk),
-                           lambda: multilabel_predict(scores, self.thr, self.topk,
-                                                      validate_args=False))
-
-    def _predict_per_class(self, scores: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
-        pred = scores >= thr
-        return pred & topk_mask(scores, self.topk) if self.topk is not None else pred
+    def predict(self, rows: EvaluationRows) -> torch.Tensor:
+        """The predictions of the one prediction rule, computed once for all metrics."""
+        check_topk(self.topk, rows.num_classes)
+        thr = self.thr if self.thresholds is None else self.class_thresholds(rows.num_classes)
+        return rows.predictions(thr, self.topk, self.difficult_as)
 
     def keyed(self, values: Dict[str, float]) -> Dict[str, float]:
         return {f'{key}{self.suffix}': value for key, value in percent(values, self.items).items()}
@@ -114,20 +140,23 @@ class MultiLabelPRF(_PredictionMetric):
     macro F1), a different number from CF1.
 
     Args:
-        thr (float, optional): Threshold in (0, 1]. Defaults to None.
-        topk (int, optional): Labels predicted per sample. Defaults to None;
-            with ``thr`` also None, ``thr = 0.5``.
+        thr (float, optional): Threshold in [0, 1]. Defaults to None.
+        topk (int, optional): Labels predicted per sample (ignored labels take
+            no place). Defaults to None; with ``thr`` also None, ``thr = 0.5``.
         thresholds (str | list, optional): Per-class thresholds instead of
-            ``thr``: a list of C numbers, or a ``thresholds.json`` written by
-            ``TunedThresholdF1`` (a relative path is read from the work dir,
-            at every evaluation; its classes without a tuned threshold use its
-            global one). Defaults to None.
-        suffix (str, optional): Ending of the keys. Defaults to ``_top{k}``
-            with ``topk``, ``_valtuned`` with ``thresholds``, both with both.
-        missing_thresholds (str): When the ``thresholds`` file does not exist:
-            ``'error'`` (FileNotFoundError, after saving the predictions) or
-            ``'warn'`` (log a warning and report no keys, e.g. for a test run
-            in another work dir). Defaults to ``'error'``.
+            ``thr``: ``'tuned'`` (those tuned on validation for the
+            checkpoint under test), a list of C numbers, or a thresholds file
+            (a relative path is read from the work dir, at every evaluation).
+            A class that could not be tuned takes the global threshold.
+            Defaults to None.
+        suffix (str, optional): Ending of the keys. Defaults to
+            :func:`key_suffix`: ``_thr-0.30``, ``_valtuned``, ``_perclass``,
+            then ``_top{k}``.
+        missing_thresholds (str): When the ``thresholds`` are not available
+            (no thresholds in the checkpoint, no file): ``'error'`` (a
+            ValueError, raised by ``RunFactsHook`` before the evaluation
+            starts) or ``'warn'`` (log a warning and report no keys).
+            Defaults to ``'error'``.
         items (Sequence[str]): From ``CP CR CF1 OP OR OF1 macro_F1``.
             Defaults to the first six.
         **kwargs: See :class:`BaseMultiLabelMetric` (``difficult_as``,
@@ -139,13 +168,13 @@ class MultiLabelPRF(_PredictionMetric):
         ...     dict(type='MultiLabelPRF', topk=3),  # multi-label/CF1_top3, ...
         ... ]
         >>> # at the thresholds tuned on the validation set (multi-label/CF1_valtuned, ...)
-        >>> test_evaluator = [dict(type='MultiLabelPRF', thresholds='thresholds.json')]
+        >>> test_evaluator = [dict(type='MultiLabelPRF', thresholds='tuned')]
     """
     ALL_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')
     DEFAULT_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1')
 
-    def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        counts = confusion_counts(self.predict(scores), target)
+    def compute(self, rows: EvaluationRows) -> Dict[str, float]:
+        counts = confusion_counts(self.predict(rows), rows.target(self.difficult_as))
         return self.keyed(precision_recall_f1(counts['tp'], counts['fp'], counts['fn']))
 
 
@@ -161,10 +190,10 @@ class SubsetAccuracy(_PredictionMetric):
     predicted and no true label). All in percent.
 
     Args:
-        thr (float, optional): Threshold in (0, 1]. Defaults to None.
+        thr (float, optional): Threshold in [0, 1]. Defaults to None.
         topk (int, optional): Labels predicted per sample. Defaults to None;
             with ``thr`` also None, ``thr = 0.5``.
-        thresholds, suffix: Per-class thresholds, as in :class:`MultiLabelPRF`.
+        thresholds, suffix, missing_thresholds: As in :class:`MultiLabelPRF`.
         items (Sequence[str]): From ``subset_accuracy hamming_accuracy
             hamming_loss jaccard example_f1``. Defaults to ``subset_accuracy``.
         **kwargs: See :class:`BaseMultiLabelMetric`.
@@ -172,5 +201,6 @@ class SubsetAccuracy(_PredictionMetric):
     ALL_ITEMS = ('subset_accuracy', 'hamming_accuracy', 'hamming_loss', 'jaccard', 'example_f1')
     DEFAULT_ITEMS = ('subset_accuracy', )
 
-    def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        return self.keyed(example_based_metrics(self.predict(scores), target, validate_args=False))
+    def compute(self, rows: EvaluationRows) -> Dict[str, float]:
+        return self.keyed(example_based_metrics(self.predict(rows), rows.target(self.difficult_as),
+                                                validate_args=False))

@@ -6,11 +6,11 @@ scikit-learn's ``label_ranking_average_precision_score``, ``coverage_error`` and
 """
 from typing import Dict, Optional, Sequence
 
-import torch
 from mmpretrain.registry import METRICS
 
 from ..functional.ranking import ranking_metrics
 from .base import BaseMultiLabelMetric
+from .shared_rows import EvaluationRows
 
 #: items that are fractions, reported in percent; coverage error is a number of labels
 PERCENT_ITEMS = ('lrap', 'ranking_loss', 'one_error')
@@ -35,7 +35,7 @@ class MultiLabelRanking(BaseMultiLabelMetric):
     def __init__(self, items: Optional[Sequence[str]] = None, **kwargs):
         super().__init__(items=items, **kwargs)
 
-    def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        values = ranking_metrics(scores, target)
+    def compute(self, rows: EvaluationRows) -> Dict[str, float]:
+        values = ranking_metrics(*self.scores_and_target(rows))
         return {item: values[item] * (100.0 if item in PERCENT_ITEMS else 1.0)
                 for item in self.items}

@@ -4,16 +4,15 @@ A fixed 0.5 threshold often does not fit the score scale that a loss for
 imbalance produces (focal loss, ASL): recall rises and precision collapses, or
 the reverse. ``TunedThresholdF1`` finds, on the data it evaluates, the single
 global threshold that maximises OF1 and the per-class thresholds that maximise
-each class's F1, reports CF1 / OF1 at them, and writes them to
-``<out_dir>/thresholds.json``, which a head can load at test time.
+each class's F1, and reports CF1 / OF1 at them. It hands the thresholds to the
+run (:mod:`mmml_ext.run_facts.tuned_thresholds`): ``RunFactsHook`` writes them
+to ``<work_dir>/thresholds.json`` and into the checkpoint of the weights they
+were tuned for, where ``thresholds='tuned'`` finds them at test time.
 
 Numbers at thresholds tuned on the very data they are measured on are
-optimistic: tune on the validation set, then test with the saved thresholds.
+optimistic: tune on the validation set, then test with the tuned thresholds.
 """
-import json
 import math
-import os
-import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -21,34 +20,39 @@ from mmpretrain.registry import METRICS
 
 from ..functional import confusion_counts, precision_recall_f1
 from ..functional.thresholds import global_best_threshold, per_class_best_thresholds
+from ..run_facts.tuned_thresholds import TunedThresholds
 from .base import BaseMultiLabelMetric
+from .shared_rows import EvaluationRows
 
-THRESHOLDS_FILE = 'thresholds.json'
+#: Key ending of the numbers at thresholds tuned on the evaluated data itself.
+TUNED_SUFFIX = '_tuned'
 
 
 @METRICS.register_module()
 class TunedThresholdF1(BaseMultiLabelMetric):
-    """CF1 and OF1 at F1-maximising thresholds; the thresholds go to a JSON file.
+    """CF1 and OF1 at F1-maximising thresholds; the thresholds go to the run.
 
     Keys (percent, except ``thr_global``):
 
     - ``CF1_tuned``, ``OF1_tuned``: at per-class thresholds, each maximising
-      its class's F1 (a class with no positive keeps the global threshold);
+      its class's F1 (a class with no positive takes the global threshold);
       ``CP_tuned``, ``CR_tuned``, ``OP_tuned``, ``OR_tuned``: the precision
       and recall behind them (the precision / recall trade-off of a loss);
     - ``CF1_tuned_global``, ``OF1_tuned_global``: at the one threshold that
       maximises OF1;
     - ``thr_global``: that threshold.
 
-    The file ``thresholds.json`` (in ``out_dir``, or the work dir given by
-    ``MultiLabelEvalHook``) holds ``global``, ``per_class`` (null for a class
-    with no positive), ``classes`` and the evaluation it came from.
+    The thresholds (``global``, ``per_class`` with null for a class with no
+    positive, ``classes``, the evaluation and training iteration they come
+    from) are written to ``thresholds.json`` in ``out_dir`` or the work dir,
+    and ``RunFactsHook`` stores them in the checkpoint of the evaluated weights.
 
     Args:
         items (Sequence[str]): From ``CF1_tuned OF1_tuned CP_tuned CR_tuned
             OP_tuned OR_tuned CF1_tuned_global OF1_tuned_global thr_global``.
             Defaults to all.
-        save (bool): Write the thresholds file. Defaults to True.
+        save (bool): Hand the thresholds to the run (file and checkpoint).
+            Defaults to True.
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
     ALL_ITEMS = ('CF1_tuned', 'OF1_tuned', 'CP_tuned', 'CR_tuned', 'OP_tuned', 'OR_tuned',
@@ -59,34 +63,28 @@ class TunedThresholdF1(BaseMultiLabelMetric):
         super().__init__(items=items, **kwargs)
         self.save = save
 
-    def compute(self, scores: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
+    def compute(self, rows: EvaluationRows) -> Dict[str, float]:
+        scores, target = self.scores_and_target(rows)
         thr_global, _ = global_best_threshold(scores, target)
         if math.isnan(thr_global):
             raise ValueError('no positive label in the evaluated data: no threshold to tune')
         thr_class, _ = per_class_best_thresholds(scores, target)
-        thr_class_filled = torch.where(torch.isnan(thr_class), torch.tensor(thr_global,
-                                       dtype=thr_class.dtype), thr_class)
-        at_class = self._prf(scores >= thr_class_filled.to(scores.dtype), target)
-        at_global = self._prf(scores >= thr_global, target)
-        values = {f'{key}_tuned': 100 * at_class[key] for key in ('CF1', 'OF1', 'CP', 'CR',
-                                                                   'OP', 'OR')}
+        context = self.context
+        tuned = TunedThresholds.from_tensors(thr_global, thr_class,
+                                             classes=tuple(self.class_names or ()),
+                                             tuned_on=context.tag, iter=context.iteration)
+        at_class = self._prf(rows.predictions(tuned.values(), None, self.difficult_as), target)
+        at_global = self._prf(rows.predictions(thr_global, None, self.difficult_as), target)
+        values = {f'{key}{TUNED_SUFFIX}': 100 * at_class[key]
+                  for key in ('CF1', 'OF1', 'CP', 'CR', 'OP', 'OR')}
         values.update(CF1_tuned_global=100 * at_global['CF1'],
                       OF1_tuned_global=100 * at_global['OF1'], thr_global=thr_global)
-        if self.save:
-            self.save_thresholds(thr_global, thr_class)
+        if self.save and context.publish_thresholds(self.out_dir, tuned) is None:
+            self.warn_once('no_dir', 'no out_dir and no work dir, so the thresholds are not '
+                           "written: add dict(type='RunFactsHook') to custom_hooks")
         return {item: values[item] for item in self.items}
 
     @staticmethod
     def _prf(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
         counts = confusion_counts(pred, target)
         return precision_recall_f1(counts['tp'], counts['fp'], counts['fn'])
-
-    def save_thresholds(self, thr_global: float, thr_class: torch.Tensor) -> str:
-        os.makedirs(self.output_dir(), exist_ok=True)
-        path = osp.join(self.output_dir(), THRESHOLDS_FILE)
-        per_class = [None if math.isnan(t) else float(t) for t in thr_class.tolist()]
-        with open(path, 'w') as f:
-            json.dump({'global': thr_global, 'per_class': per_class,
-                       'classes': list(self.class_names or []), 'tuned_on': self.eval_tag,
-                       'objective': 'F1'}, f, indent=1)
-        return path

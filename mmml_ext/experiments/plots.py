@@ -118,13 +118,17 @@ def plot_per_class_ap(records: Sequence[RunRecord], out_dir: str) -> Optional[st
 
 
 def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
-    """Head / medium / tail mAP per run (test, else last validation)."""
+    """Head / medium / tail mAP per run (test, else last validation); the groups a run has.
+
+    A group with no class in it (a small training set may have no head class)
+    has no bar, and the axis says which groups no run has.
+    """
     groups = ('mAP_head', 'mAP_medium', 'mAP_tail')
     bars = []
     for record in records:
         values, split = record.final_values()
         row = [metric_value(values, g, split) for g in groups]
-        if None not in row:
+        if any(v is not None for v in row):
             bars.append((record.name, row))
     if not bars:
         return None
@@ -132,8 +136,12 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     x = np.arange(len(groups))
     width = 0.8 / len(bars)
     for i, ((name, row), color) in enumerate(zip(bars, _colors(len(bars)))):
-        ax.bar(x + (i - (len(bars) - 1) / 2) * width, row, width, color=color, label=name)
-    ax.set_xticks(x, ['head', 'medium', 'tail'])
+        present = [j for j, v in enumerate(row) if v is not None]
+        ax.bar(x[present] + (i - (len(bars) - 1) / 2) * width, [row[j] for j in present], width,
+               color=color, label=name)
+    labels = [g if any(row[j] is not None for _, row in bars) else f'{g}\n(no class)'
+              for j, g in enumerate(('head', 'medium', 'tail'))]
+    ax.set_xticks(x, labels)
     ax.set(ylabel='mAP (%)', title='mAP by class frequency group', ylim=(0, 100))
     ax.grid(alpha=0.3, axis='y')
     ax.legend(fontsize=7, ncol=2)

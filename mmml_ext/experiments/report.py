@@ -3,14 +3,15 @@
 The library side of ``tools/compare.py`` (and of the end of ``tools/sweep.py``).
 """
 import os
-from dataclasses import dataclass
-from typing import List, Optional, Sequence
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
 
 from rich.console import Console
 
 from .plots import PLOTS, plot_all
-from .run_records import RunRecord, find_run_dirs, read_run
-from .summary import rich_table, summary_row, write_csv, write_markdown
+from .run_records import RunRecord, is_run_dir, read_run
+from .summary import SUMMARY_CSV, SUMMARY_MD, rich_table, summary_row, write_csv, write_markdown
 
 
 @dataclass
@@ -20,6 +21,39 @@ class Comparison:
     rows: List[dict]
     out_dir: str
     plots: List[str]
+    notes: List[str] = field(default_factory=list)
+
+
+def is_comparison_dir(path: str) -> bool:
+    """Whether ``path`` holds a comparison written by :func:`compare_runs`."""
+    return osp.isfile(osp.join(path, SUMMARY_CSV))
+
+
+def find_run_dirs(paths: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """The run dirs among ``paths``, and notes on what was skipped.
+
+    A directory that is not a run stands for the run dirs in it (a sweep's
+    work root), sorted by name; a comparison directory (such as the sweep's
+    own ``comparison/``) is skipped with a note.
+    """
+    found, notes = [], []
+    for path in paths:
+        if not osp.isdir(path):
+            raise FileNotFoundError(f'{path} is not a directory')
+        if is_run_dir(path):
+            found.append(path)
+        elif is_comparison_dir(path):
+            notes.append(f'{path} is a comparison, not a run: skipped')
+        else:
+            inner = sorted(osp.join(path, d) for d in os.listdir(path)
+                           if is_run_dir(osp.join(path, d)))
+            if not inner:
+                raise ValueError(f'{path} is neither a run dir (no logs, no sweep state) nor a '
+                                 'directory of run dirs')
+            found.extend(inner)
+    if not found:
+        raise ValueError(f'no run dir among {list(paths)}')
+    return found, notes
 
 
 def compare_runs(paths: Sequence[str], out_dir: str,
@@ -30,6 +64,7 @@ def compare_runs(paths: Sequence[str], out_dir: str,
         paths (Sequence[str]): Run dirs; a directory that is not a run stands
             for the run dirs in it (a sweep's work root).
         out_dir (str): Where ``summary.csv``, ``summary.md`` and the PNG plots go.
+            A directory holding ``summary.csv`` among ``paths`` is skipped.
         console (rich.console.Console, optional): Where the table and the notes
             about missing data are printed. Defaults to none (quiet).
 
@@ -39,7 +74,7 @@ def compare_runs(paths: Sequence[str], out_dir: str,
     Examples:
         >>> compare_runs(['work_dirs/sweep'], 'work_dirs/sweep/comparison')  # doctest: +SKIP
     """
-    run_dirs = find_run_dirs(list(paths))
+    run_dirs, notes = find_run_dirs(list(paths))
     names = [os.path.basename(os.path.normpath(d)) for d in run_dirs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -47,16 +82,18 @@ def compare_runs(paths: Sequence[str], out_dir: str,
     records = [read_run(d) for d in run_dirs]
     rows = [summary_row(record) for record in records]
     os.makedirs(out_dir, exist_ok=True)
-    write_csv(rows, os.path.join(out_dir, 'summary.csv'))
+    write_csv(rows, os.path.join(out_dir, SUMMARY_CSV))
     plots = plot_all(records, out_dir)
-    write_markdown(rows, os.path.join(out_dir, 'summary.md'), plots)
+    write_markdown(rows, os.path.join(out_dir, SUMMARY_MD), plots)
     if console is not None:
+        for note in notes:
+            console.print(f'[yellow]{note}[/]')
         console.print(rich_table(rows))
         for row in rows:
             if row['missing']:
                 console.print(f'[yellow]{row["run"]}[/]: {row["missing"]}')
-        console.print(f'Report: {out_dir}/summary.csv, summary.md, {", ".join(plots)}')
+        console.print(f'Report: {out_dir}/{SUMMARY_CSV}, {SUMMARY_MD}, {", ".join(plots)}')
         left_out = [name for name in PLOTS if name not in plots]
         if left_out:
             console.print(f'[yellow]No run has the data for[/] {", ".join(left_out)}')
-    return Comparison(records, rows, out_dir, plots)
+    return Comparison(records, rows, out_dir, plots, notes)

@@ -4,7 +4,8 @@ A run dir written by ``tools/train.py`` (and ``tools/test.py``) holds the
 dumped config, mmengine's scalar logs (``<timestamp>/vis_data/scalars.json``:
 training loss per logging step, validation metrics per evaluation), the test
 metrics (``<timestamp>/<timestamp>.json``), the per-class reports of
-``MeanAP`` (``per_class/*.json``) and ``thresholds.json``. Any of them may be
+``MeanAP`` (:mod:`mmml_ext.run_facts.eval_outputs`: ``per_class/<tag>.json``
+of every validation, by epoch or by iteration, and of the test). Any of them may be
 missing (a run without test, older metrics, a run still going): the record
 then says what it lacks instead of failing.
 """
@@ -17,8 +18,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from ..run_facts import eval_outputs
+from .sweep_runner import STATE_FILE
+
+#: mmengine's directory of one run's logs: <work_dir>/<YYYYmmdd_HHMMSS>/
 _STAMP = re.compile(r'^\d{8}_\d{6}$')
-_VAL_EPOCH = re.compile(r'val_epoch_(\d+)\.json$')
 
 
 @dataclass
@@ -33,8 +37,10 @@ class RunRecord:
         train_loss (list): (epoch, iteration, loss) of every logged step.
         test (dict): {metric key: value} of the latest test, if any.
         per_class (list): The rows (class_name, train_count, ap, ...) of the
-            test's per-class report, else the last validation's.
-        per_class_source (str): Which report that is (``test``, ``val_epoch_6``).
+            test's per-class report, else the last validation's (by epoch or
+            by iteration).
+        per_class_source (str): Which report that is (``test``, ``val_epoch_6``,
+            ``val_iter_500``).
         notes (list[str]): What could not be read.
     """
     name: str
@@ -56,26 +62,8 @@ class RunRecord:
 
 def is_run_dir(path: str) -> bool:
     """Whether ``path`` looks like a work dir of a training or test run."""
-    return osp.isdir(path) and (osp.isfile(osp.join(path, 'sweep_run.json'))
+    return osp.isdir(path) and (osp.isfile(osp.join(path, STATE_FILE))
                                 or any(_STAMP.match(d) for d in _listdir(path)))
-
-
-def find_run_dirs(paths: List[str]) -> List[str]:
-    """The given run dirs, with a dir that is not a run replaced by the runs in it
-    (a sweep's work root), sorted by name inside it."""
-    found = []
-    for path in paths:
-        if not osp.isdir(path):
-            raise FileNotFoundError(f'{path} is not a directory')
-        if is_run_dir(path):
-            found.append(path)
-            continue
-        inner = sorted(osp.join(path, d) for d in _listdir(path) if is_run_dir(osp.join(path, d)))
-        if not inner:
-            raise ValueError(f'{path} is neither a run dir (no logs, no sweep_run.json) nor a '
-                             'directory of run dirs')
-        found.extend(inner)
-    return found
 
 
 def read_run(work_dir: str) -> RunRecord:
@@ -154,15 +142,10 @@ def _read_scalars(path: str, record: RunRecord) -> None:
 
 
 def _read_per_class(work_dir: str, record: RunRecord) -> None:
-    report_dir = osp.join(work_dir, 'per_class')
-    test = osp.join(report_dir, 'test.json')
-    vals = sorted(glob.glob(osp.join(report_dir, 'val_epoch_*.json')),
-                  key=lambda p: int(_VAL_EPOCH.search(p).group(1)))
-    path = test if osp.isfile(test) else (vals[-1] if vals else None)
-    if path is None:
+    tag = eval_outputs.final_report(work_dir)
+    if tag is None:
         record.notes.append('no per-class report')
         return
-    with open(path) as f:
-        report = json.load(f)
+    report = eval_outputs.read_report(eval_outputs.list_reports(work_dir)[tag])
     record.per_class = list(report.get('classes', []))
-    record.per_class_source = osp.splitext(osp.basename(path))[0]
+    record.per_class_source = tag

@@ -18,7 +18,13 @@ from typing import Dict, List, Optional, Sequence
 
 from rich.table import Table
 
+from ..evaluation.prf_metrics import VALTUNED_SUFFIX
+from ..evaluation.threshold_tuning import TUNED_SUFFIX
 from .run_records import RunRecord
+
+#: The files of a comparison.
+SUMMARY_CSV = 'summary.csv'
+SUMMARY_MD = 'summary.md'
 
 #: metrics of the summary; test rows read ``*_valtuned`` where validation rows read ``*_tuned``
 METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1',
@@ -41,8 +47,8 @@ _IGNORED_PARAMS = ('type', 'loss_weight', 'reduction', 'use_sigmoid')
 
 def logged_name(metric: str, split: str) -> str:
     """The key a metric is logged under: test runs report ``*_valtuned`` for ``*_tuned``."""
-    if split == 'test' and metric.endswith('_tuned'):
-        return metric[:-len('_tuned')] + '_valtuned'
+    if split == 'test' and metric.endswith(TUNED_SUFFIX):
+        return metric[:-len(TUNED_SUFFIX)] + VALTUNED_SUFFIX
     return metric
 
 

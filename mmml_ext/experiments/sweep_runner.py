@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -25,6 +26,9 @@ from typing import Callable, List, Optional, Sequence
 from .grid import RunSpec
 
 STATE_FILE = 'sweep_run.json'
+#: The progress part of mmengine's log lines (its LogProcessor writes them):
+#: ``Epoch(train) [3][10/25]``, ``Epoch(val) [3][4/4]``, ``Iter(train) [ 100/1000]``.
+PROGRESS = re.compile(r'(?:Epoch|Iter)\((?:train|val|test)\)\s*(?:\[\s*\d+\])?\[\s*\d+/\d+\]')
 STAGES = ('train', 'test')
 TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
 
@@ -155,8 +159,9 @@ def run_stage(cmd: List[str], env: dict, log_path: str, on_line: Progress) -> in
         try:
             for line in proc.stdout:
                 log.write(line)
-                if 'Epoch(' in line:
-                    on_line(line[line.index('Epoch('):].split('  ')[0].strip())
+                progress = PROGRESS.search(line)
+                if progress:
+                    on_line(progress.group(0))
         except BaseException:  # Ctrl-C: stop the run, keep its checkpoints for --resume
             proc.terminate()
             proc.wait()

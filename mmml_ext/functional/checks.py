@@ -10,8 +10,7 @@ import numpy as np
 import torch
 
 
-def check_scores(scores: torch.Tensor, name: str = 'scores') -> None:
-    """``scores`` must be a finite floating (N, C) tensor with N, C >= 1."""
+def _check_matrix(scores: torch.Tensor, name: str) -> None:
     if not isinstance(scores, torch.Tensor):
         raise TypeError(f'{name} must be a torch.Tensor, got {type(scores).__name__}')
     if scores.dim() != 2:
@@ -22,15 +21,23 @@ def check_scores(scores: torch.Tensor, name: str = 'scores') -> None:
         raise ValueError(f'{name} holds no class (shape {tuple(scores.shape)})')
     if not scores.is_floating_point():
         raise ValueError(f'{name} must be floating point, got {scores.dtype}')
-    # one reduction for the common case: a finite sum means every score is finite
-    if bool(torch.isfinite(scores.sum())):
-        return
+
+
+def _check_finite(scores: torch.Tensor, name: str) -> None:
     finite = torch.isfinite(scores)
     if not bool(finite.all()):
         bad = (~finite).nonzero()
         sample, cls = bad[0].tolist()
         raise ValueError(f'{name} has {len(bad)} NaN or infinite value(s), the first at '
                          f'sample {sample}, class {cls}: {scores[sample, cls].item()}')
+
+
+def check_scores(scores: torch.Tensor, name: str = 'scores') -> None:
+    """``scores`` must be a finite floating (N, C) tensor with N, C >= 1."""
+    _check_matrix(scores, name)
+    # one reduction for the common case: a finite sum means every score is finite
+    if not bool(torch.isfinite(scores.sum())):
+        _check_finite(scores, name)
 
 
 def check_target(target: torch.Tensor, shape: torch.Size, name: str = 'target') -> None:
@@ -72,10 +79,46 @@ def has_ignored(target: torch.Tensor) -> bool:
     return target.dtype != torch.bool and bool(target.min() < 0)
 
 
-def check_thr(thr: Optional[float]) -> None:
-    """A threshold must lie in (0, 1]; None means 'not used'."""
-    if thr is not None and not (isinstance(thr, (int, float)) and 0 < thr <= 1):
-        raise ValueError(f'thr must be a number in (0, 1], got {thr!r}')
+def check_thr(thr, num_classes: Optional[int] = None, name: str = 'thr') -> None:
+    """A threshold: a number in [0, 1], or a (C,) tensor of per-class ones; None means 'not used'.
+
+    A label is predicted when ``score >= thr``: 0 predicts every label, 1 only
+    scores of exactly 1.
+    """
+    if thr is None:
+        return
+    if isinstance(thr, torch.Tensor):
+        if thr.dim() != 1 or (num_classes is not None and thr.numel() != num_classes):
+            expected = '(C,)' if num_classes is None else f'({num_classes},)'
+            raise ValueError(f'{name} must be a number or a {expected} tensor of per-class '
+                             f'thresholds, got shape {tuple(thr.shape)}')
+        bad = ~((thr >= 0) & (thr <= 1))  # NaN is bad too
+        if bool(bad.any()):
+            cls = int(bad.nonzero()[0])
+            raise ValueError(f'{name} must lie in [0, 1]; class {cls} has {thr[cls].item()}')
+        return
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not 0 <= thr <= 1:
+        raise ValueError(f'{name} must be a number in [0, 1], got {thr!r}')
+
+
+def check_probabilities(scores: torch.Tensor, name: str = 'scores') -> None:
+    """``scores`` must be a floating (N, C) tensor of probabilities: finite and in [0, 1].
+
+    Logits passed as scores would be thresholded at 0.5 silently (and tuned
+    thresholds would come out negative), so they are refused with a message
+    that says so.
+    """
+    _check_matrix(scores, name)
+    low, high = torch.aminmax(scores)  # one pass for the common case (NaN fails both tests)
+    if bool(low >= 0) and bool(high <= 1):
+        return
+    _check_finite(scores, name)
+    bad = ((scores < 0) | (scores > 1)).nonzero()
+    sample, cls = bad[0].tolist()
+    raise ValueError(f'{name} must be probabilities in [0, 1] (pred_score of a multi-label '
+                     f'head, after the sigmoid); {len(bad)} value(s) lie outside, the first at '
+                     f'sample {sample}, class {cls}: {scores[sample, cls].item()}. Logits? Apply '
+                     'torch.sigmoid first')
 
 
 def check_topk(topk: Optional[int], num_classes: Optional[int] = None) -> None:

@@ -1,29 +1,38 @@
 """Turn scores into multi-label predictions, and count per-class confusion.
 
-Rules (docs/metrics.md):
+:func:`multilabel_predict` is the one function that turns scores into
+predictions: the head's ``pred_label``, every metric and the threshold tuner
+call it. Rules (docs/metrics.md):
 
-- at a threshold, a label is predicted when ``score >= thr`` (mmpretrain's rule);
+- at a threshold, a label is predicted when ``score >= thr`` (mmpretrain's
+  rule); ``thr`` is one number for all classes or one per class;
 - at top-k, the k highest scores of a sample are predicted, ties going to the
-  lower class index;
+  lower class index; cells marked invalid (ignored labels) take no place;
 - with both, a label must be in the top-k and reach ``thr`` (the ML-GCN rule);
 - with neither, ``thr = 0.5``.
 
 Cells whose target is -1 are ignored: they count as nothing.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 
 from .checks import check_scores, check_target, check_thr, check_topk, count_true, has_ignored
 
+Threshold = Union[float, torch.Tensor, None]
 
-def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+
+def topk_mask(scores: torch.Tensor, k: int, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Boolean (N, C) mask of each row's k highest scores, ties to the lower index.
 
     ``torch.topk`` breaks ties arbitrarily; here the k-th largest value ``v`` of
     a row is found first, all scores above ``v`` are taken, and the remaining
-    places go to the scores equal to ``v`` in class order.
+    places go to the scores equal to ``v`` in class order. With ``valid``,
+    invalid cells (ignored labels) are ranked last, so they take no place
+    while a valid label is left.
     """
+    if valid is not None:
+        scores = scores.masked_fill(~valid, float('-inf'))
     kth = scores.topk(k, dim=1).values[:, -1:]
     above = scores > kth
     tied = scores == kth
@@ -35,15 +44,19 @@ def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
     return above | tied
 
 
-def multilabel_predict(scores: torch.Tensor, thr: Optional[float] = None,
-                       topk: Optional[int] = None, validate_args: bool = True) -> torch.Tensor:
+def multilabel_predict(scores: torch.Tensor, thr: Threshold = None, topk: Optional[int] = None,
+                       valid: Optional[torch.Tensor] = None,
+                       validate_args: bool = True) -> torch.Tensor:
     """Boolean (N, C) predictions from scores at ``thr`` and/or ``topk``.
 
     Args:
         scores (torch.Tensor): (N, C) scores, usually probabilities.
-        thr (float, optional): Threshold in (0, 1]. Defaults to None.
+        thr (float | torch.Tensor, optional): Threshold in [0, 1], or a (C,)
+            tensor of per-class thresholds. Defaults to None.
         topk (int, optional): Number of labels per sample, in [1, C].
             Defaults to None. With ``thr`` and ``topk`` both None, ``thr=0.5``.
+        valid (torch.Tensor, optional): (N, C) bool, False for ignored cells,
+            which then take no top-k place. Defaults to None (all valid).
         validate_args (bool): Check the arguments first. Defaults to True.
 
     Returns:
@@ -55,17 +68,26 @@ def multilabel_predict(scores: torch.Tensor, thr: Optional[float] = None,
         [[1, 1, 1, 0]]
         >>> multilabel_predict(scores, topk=2).int().tolist()
         [[1, 1, 0, 0]]
+        >>> multilabel_predict(scores, thr=torch.tensor([0.95, 0.5, 0.6, 0.0])).int().tolist()
+        [[0, 1, 0, 1]]
     """
     if validate_args:
         check_scores(scores)
-        check_thr(thr)
+        check_thr(thr, scores.shape[1])
         check_topk(topk, scores.shape[1])
+        if valid is not None and (valid.dtype != torch.bool or valid.shape != scores.shape):
+            raise ValueError(f'valid must be a bool tensor of the scores shape '
+                             f'{tuple(scores.shape)}, got {valid.dtype} {tuple(valid.shape)}')
     if thr is None and topk is None:
         thr = 0.5
-    pred = scores >= thr if thr is not None else None
+    pred = None
+    if thr is not None:
+        if isinstance(thr, torch.Tensor):
+            thr = thr.to(device=scores.device, dtype=scores.dtype)
+        pred = scores >= thr
     if topk is not None:
-        in_topk = topk_mask(scores, topk)
-        pred = in_topk if pred is None else pred & in_topk
+        in_topk = topk_mask(scores, topk, valid)
+        pred = in_topk if pred is None else pred.logical_and_(in_topk)
     return pred
 
 

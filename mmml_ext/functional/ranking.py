@@ -75,7 +75,7 @@ def ranking_metrics(scores: torch.Tensor, target: torch.Tensor) -> Dict[str, flo
                                wrong_pairs.double() / (n_pos * n_neg).clamp(min=1),
                                torch.zeros_like(wrong_pairs, dtype=scores.dtype))
 
-    top = topk_mask(torch.where(valid, scores, -inf), 1)
+    top = topk_mask(scores, 1, valid)  # the top-k rule of the predictions: ignored labels last
     top_is_positive = (top & positive).any(dim=1)
     has_pos = n_pos > 0
     one_error = ((~top_is_positive[has_pos]).double().mean() if bool(has_pos.any())

@@ -69,9 +69,14 @@ def global_best_threshold(scores: torch.Tensor, target: torch.Tensor) -> Tuple[f
     Returns:
         tuple: (threshold, OF1 at it); the threshold is NaN when there is no
         positive at all.
+
+    Raises:
+        ValueError: Every label is ignored.
     """
     check_scores_target(scores, target)
     valid = target >= 0
+    if not bool(valid.any()):
+        raise ValueError('every label is ignored (-1): there is nothing to tune a threshold on')
     flat_scores = scores[valid].unsqueeze(0)
     flat_target = target[valid].to(torch.int8).unsqueeze(0)
     thr, f1 = _rows_best_threshold(flat_scores, flat_target)

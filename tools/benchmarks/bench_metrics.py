@@ -1,17 +1,23 @@
 """The multi-label evaluator against mmpretrain's, and mAP against scikit-learn / torchmetrics.
 
-    python tools/benchmarks/bench_metrics.py [--sizes 20000x1000,40000x80]
+    python tools/benchmarks/bench_metrics.py [--sizes 20000x1000,40000x80] [--forms label,score]
 
 For each size N x C, on the same predictions (scores rounded to 3 decimals, so
 there are ties; about 5 % positives for 1,000 classes, 15 % for 80):
 
 - **evaluator**: process + evaluate through mmengine's ``Evaluator``, batches
-  of 256 data samples as a model's ``predict`` gives them. Ours: ``MeanAP``,
-  ``MultiLabelPRF`` at 0.5 and at top-3, ``SubsetAccuracy``. mmpretrain's:
+  of 256 data samples as a model's ``predict`` gives them, in both forms of
+  ground truth that mmpretrain produces: ``label`` (``gt_label`` indices, the
+  default preprocessor) and ``score`` (a one-hot float ``gt_score`` beside
+  them, as ``to_onehot=True`` in mmpretrain's VOC configs or batch augments).
+  Ours: ``MeanAP``, ``MultiLabelPRF`` at 0.5 and at top-3, ``SubsetAccuracy``,
+  sharing one evaluation context as ``RunFactsHook`` gives them. mmpretrain's:
   ``MultiLabelMetric`` macro and micro, ``AveragePrecision``. Each runs in a
   child process of its own, which reports its time and its extra peak memory
-  (RSS sampled every 5 ms, minus the RSS before it started). ``--rounds``
-  alternates the two, keeping the best time of each (memory: the first run).
+  (RSS sampled every 5 ms, minus the RSS before it started, the data samples
+  already built). ``--rounds`` alternates the two, keeping the best time of
+  each (memory: the first run). The raw size of the predictions is
+  N x C x 4 bytes of scores + N x C bytes of targets.
 - **mAP kernels**: ours, ``sklearn.metrics.average_precision_score`` and
   torchmetrics' ``multilabel_average_precision`` (exact, ``thresholds=None``),
   and one ``torch.sort`` of the score matrix, the floor of any exact AP.
@@ -45,13 +51,20 @@ def make_data(num: int, classes: int, seed: int = 0) -> Tuple[torch.Tensor, torc
     return scores, target
 
 
-def data_samples(scores: torch.Tensor, target: torch.Tensor, batch: int = 256) -> List[List[dict]]:
-    """Batches of data samples as a model's predict returns them (row views of the scores)."""
+def data_samples(scores: torch.Tensor, target: torch.Tensor, form: str = 'label',
+                 batch: int = 256) -> List[List[dict]]:
+    """Batches of data samples as a model's predict returns them (row views of the scores);
+    ``form='score'`` adds the one-hot float ``gt_score`` of ``to_onehot=True``."""
     batches = []
     for start in range(0, len(scores), batch):
         block = scores[start:start + batch].clone()
-        batches.append([dict(pred_score=row, gt_label=target[start + i].nonzero().flatten(),
-                             sample_idx=start + i) for i, row in enumerate(block)])
+        onehot = target[start:start + batch].float() if form == 'score' else None
+        samples = [dict(pred_score=row, gt_label=target[start + i].nonzero().flatten(),
+                        sample_idx=start + i) for i, row in enumerate(block)]
+        if onehot is not None:
+            for sample, row in zip(samples, onehot):
+                sample['gt_score'] = row
+        batches.append(samples)
     return batches
 
 
@@ -60,18 +73,23 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * PAGE / 2**20
 
 
-def run_evaluator(which: str, num: int, classes: int, repeats: int, queue) -> None:
+def run_evaluator(which: str, num: int, classes: int, form: str, repeats: int, queue) -> None:
     """Child process: time process + evaluate, and its extra peak RSS."""
     torch.set_num_threads(2)
     from mmengine.evaluator import Evaluator
     from mmpretrain.registry import METRICS
 
     import mmml_ext  # noqa: F401
-    batches = data_samples(*make_data(num, classes))
+    from mmml_ext.evaluation import EvalContext
+    batches = data_samples(*make_data(num, classes), form=form)
     cfgs = OURS if which == 'ours' else MMPRETRAIN
     times, peak = [], 0.0
     for repeat in range(repeats):
         evaluator = Evaluator([METRICS.build(cfg) for cfg in cfgs])
+        if which == 'ours':  # one context for the evaluator, as RunFactsHook gives it
+            context = EvalContext()
+            for metric in evaluator.metrics:
+                metric.set_eval_context(context)
         base = rss_mb()
         highest = [base]
         done = threading.Event()
@@ -92,14 +110,17 @@ def run_evaluator(which: str, num: int, classes: int, repeats: int, queue) -> No
         watcher.join()
         if repeat == 0:
             peak = max(highest[0], rss_mb()) - base
+        if which == 'ours':
+            context.release()
+            del context
         del evaluator, metrics
     queue.put(dict(seconds=min(times), extra_peak_mb=peak))
 
 
-def measure(which: str, num: int, classes: int, repeats: int) -> Dict[str, float]:
+def measure(which: str, num: int, classes: int, form: str, repeats: int) -> Dict[str, float]:
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
-    proc = ctx.Process(target=run_evaluator, args=(which, num, classes, repeats, queue))
+    proc = ctx.Process(target=run_evaluator, args=(which, num, classes, form, repeats, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -138,26 +159,33 @@ def map_kernels(num: int, classes: int, repeats: int) -> Dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='20000x1000,40000x80')
+    parser.add_argument('--forms', default='label,score',
+                        help='ground truth forms: label (gt_label), score (one-hot gt_score too)')
+    parser.add_argument('--no-kernels', action='store_true', help='skip the mAP kernel timings')
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(2)
     for size in args.sizes.split(','):
         num, classes = (int(v) for v in size.split('x'))
-        runs = {'mmpretrain': [], 'ours': []}
-        for _ in range(args.rounds):
-            for which in runs:
-                runs[which].append(measure(which, num, classes, args.repeats))
-        anchor, ours = (dict(seconds=min(r['seconds'] for r in runs[w]),
-                             extra_peak_mb=runs[w][0]['extra_peak_mb']) for w in runs)
-        line = dict(size=size, anchor_s=anchor['seconds'], ours_s=ours['seconds'],
-                    speedup=anchor['seconds'] / ours['seconds'],
-                    anchor_extra_peak_mb=anchor['extra_peak_mb'],
-                    ours_extra_peak_mb=ours['extra_peak_mb'],
-                    memory_ratio=ours['extra_peak_mb'] / max(anchor['extra_peak_mb'], 1e-9))
-        line.update(map_kernels(num, classes, args.repeats))
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}),
-              flush=True)
+        for form in args.forms.split(','):
+            runs = {'mmpretrain': [], 'ours': []}
+            for _ in range(args.rounds):
+                for which in runs:
+                    runs[which].append(measure(which, num, classes, form, args.repeats))
+            anchor, ours = (dict(seconds=min(r['seconds'] for r in runs[w]),
+                                 extra_peak_mb=runs[w][0]['extra_peak_mb']) for w in runs)
+            raw_mb = num * classes * 5 / 2**20
+            line = dict(size=size, form=form, anchor_s=anchor['seconds'], ours_s=ours['seconds'],
+                        speedup=anchor['seconds'] / ours['seconds'],
+                        anchor_extra_peak_mb=anchor['extra_peak_mb'],
+                        ours_extra_peak_mb=ours['extra_peak_mb'],
+                        memory_ratio=ours['extra_peak_mb'] / max(anchor['extra_peak_mb'], 1e-9),
+                        raw_mb=raw_mb, ours_extra_over_raw=ours['extra_peak_mb'] / raw_mb)
+            if not args.no_kernels and form == args.forms.split(',')[0]:
+                line.update(map_kernels(num, classes, args.repeats))
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in line.items()}), flush=True)
 
 
 if __name__ == '__main__':

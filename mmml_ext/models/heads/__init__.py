@@ -1,4 +1,4 @@
 """Registered multi-label heads."""
-from .imbalanced_multilabel_head import ImbalancedMultiLabelHead, load_thresholds
+from .imbalanced_multilabel_head import ImbalancedMultiLabelHead
 
-__all__ = ['ImbalancedMultiLabelHead', 'load_thresholds']
+__all__ = ['ImbalancedMultiLabelHead']

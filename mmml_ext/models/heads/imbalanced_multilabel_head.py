@@ -7,50 +7,30 @@ Two habits of long-tailed multi-label training, in one head:
   first predictions match the label frequencies instead of 0.5 everywhere (the
   initial loss of the many negatives no longer swamps training). pi comes from
   the training class counts (``prior='counts'``, from the config or
-  ``ClassCountsHook``) or is given as a list.
-- **Per-class thresholds at predict time.** ``thresholds`` is one threshold, a
-  list, or the ``thresholds.json`` that ``TunedThresholdF1`` writes on the
-  validation set (classes it could not tune use its global threshold), so
-  ``pred_label`` follows thresholds tuned on validation data.
+  ``RunFactsHook``) or is given as a list.
+- **Per-class thresholds at predict time.** ``thresholds`` is one number, a
+  list, ``'tuned'`` (the thresholds tuned on validation for the checkpoint
+  under test, which ``RunFactsHook`` gives) or a thresholds file, so
+  ``pred_label`` follows thresholds tuned on validation data. Predictions come
+  from :func:`mmml_ext.functional.multilabel_predict`, the rule every metric
+  uses.
 
 Any registered loss works (``MultiLabelAsymmetricLoss``, ``MultiLabelFocalLoss``,
 ``ClassBalancedLoss``, ``DistributionBalancedLoss``, mmpretrain's losses).
 """
-import json
 from typing import List, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import print_log
 from mmpretrain.models.heads import MultiLabelLinearClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...functional import multilabel_predict
 from ...functional.balanced_losses import prior_logit_bias
+from ...functional.checks import check_thr, check_topk
+from ...run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
 from ..losses.class_counts_mixin import NeedsClassCounts
-
-Thresholds = Union[float, Sequence[float], str, None]
-
-
-def load_thresholds(thresholds: Thresholds, num_classes: int) -> Optional[torch.Tensor]:
-    """(C,) thresholds from a number, a list, or a ``thresholds.json`` file."""
-    if thresholds is None:
-        return None
-    source = 'thresholds'
-    if isinstance(thresholds, str):
-        source = thresholds
-        with open(thresholds) as f:
-            data = json.load(f)
-        if not isinstance(data, dict) or 'per_class' not in data or 'global' not in data:
-            raise ValueError(f'{thresholds} is not a thresholds file: it needs "global" and '
-                             '"per_class" (as TunedThresholdF1 writes)')
-        thresholds = [data['global'] if t is None else t for t in data['per_class']]
-    if isinstance(thresholds, (int, float)):
-        thresholds = [float(thresholds)] * num_classes
-    values = torch.as_tensor([float(t) for t in thresholds], dtype=torch.float32)
-    if values.numel() != num_classes:
-        raise ValueError(f'{source} has {values.numel()} thresholds for {num_classes} classes')
-    if bool(((values <= 0) | (values > 1)).any()):
-        raise ValueError(f'{source}: thresholds must lie in (0, 1], got {values.tolist()}')
-    return values
 
 
 @MODELS.register_module()
@@ -66,18 +46,24 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
             the bias from the training class counts, a list of class priors
             pi_c in (0, 1), or None for no prior. Defaults to None.
         class_counts (list | str, optional): Training images per class (or a
-            JSON file) for ``prior='counts'``. Defaults to ``ClassCountsHook``.
+            ``class_counts.json``) for ``prior='counts'``. Defaults to ``RunFactsHook``.
         num_images (int, optional): Number of training images, same source.
         thresholds (float | list | str, optional): Per-class thresholds of
-            ``pred_label``: one number, a list, or a ``thresholds.json``.
-            Defaults to None: ``thr`` / ``topk`` as in mmpretrain.
-        thr, topk: mmpretrain's, used without ``thresholds``.
+            ``pred_label``: one number, a list, ``'tuned'`` (the thresholds
+            tuned on validation for the checkpoint under test) or a
+            thresholds file (a relative path is relative to the work dir).
+            Not with ``thr``; with ``topk``, a label must be in the top k and
+            reach its threshold. Defaults to None: ``thr`` / ``topk``.
+        thr (float, optional): Threshold in [0, 1] of ``pred_label``.
+            Defaults to None (0.5 when ``topk`` and ``thresholds`` are None).
+        topk (int, optional): Labels predicted per sample; with ``thr``, a
+            label must be in the top k and reach ``thr`` (the ML-GCN rule).
         init_cfg (dict): Defaults to a normal init of the linear layer.
 
     Examples:
         >>> head = dict(type='ImbalancedMultiLabelHead', num_classes=20, in_channels=512,
         ...             loss=dict(type='MultiLabelAsymmetricLoss'), prior='counts',
-        ...             thresholds='work_dirs/exp/thresholds.json')
+        ...             thresholds='tuned')
     """
 
     def __init__(self,
@@ -87,10 +73,15 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                  prior: Union[str, Sequence[float], None] = None,
                  class_counts: Union[str, Sequence[int], None] = None,
                  num_images: Optional[int] = None,
-                 thresholds: Thresholds = None,
+                 thresholds: ThresholdSpec = None,
                  thr: Optional[float] = None,
                  topk: Optional[int] = None,
                  init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01)):
+        check_thr(thr, name='thr')
+        check_topk(topk, num_classes)
+        if thresholds is not None and thr is not None:
+            raise ValueError('give thr or thresholds, not both: thresholds sets the threshold '
+                             'of every class')
         super().__init__(num_classes=num_classes, in_channels=in_channels, loss=loss, thr=thr,
                          topk=topk, init_cfg=init_cfg)
         if isinstance(prior, str) and prior != 'counts':
@@ -102,8 +93,14 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                                  f'got {prior}')
         self.prior = prior
         self.init_class_counts(class_counts, num_images)
-        self.register_buffer('thresholds', load_thresholds(thresholds, num_classes),
-                             persistent=False)
+        self.threshold_source = None if thresholds is None else ThresholdSource(thresholds)
+        fixed = None
+        if self.threshold_source is not None:
+            self.thr = None  # mmpretrain's default 0.5 does not apply
+            if not self.threshold_source.needs_run():
+                fixed = self.threshold_source.resolve(num_classes)
+        self.register_buffer('class_thresholds', fixed, persistent=False)
+        self._told_no_thresholds = False
 
     def needs_class_counts(self) -> bool:
         return self.prior == 'counts'
@@ -121,14 +118,32 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
             with torch.no_grad():
                 self.fc.bias.copy_(self.prior_bias().to(self.fc.bias.device))
 
+    def set_thresholds(self, thresholds: Optional[torch.Tensor]) -> None:
+        """Give the (C,) thresholds of ``thresholds='tuned'`` or a relative file
+        (``RunFactsHook`` calls this before each evaluation); None until known."""
+        if thresholds is not None:
+            check_thr(thresholds, self.num_classes, name='thresholds')
+            thresholds = thresholds.to(self.fc.weight.device, torch.float32)
+        self.class_thresholds = thresholds
+
     def _get_predictions(self, cls_score: torch.Tensor,
                          data_samples: Optional[List[DataSample]]) -> List[DataSample]:
-        if self.thresholds is None:
-            return super()._get_predictions(cls_score, data_samples)
         pred_scores = torch.sigmoid(cls_score)
-        positive = pred_scores >= self.thresholds.to(pred_scores.device)
+        thr = self.thr
+        if self.threshold_source is not None:
+            thr = self.class_thresholds
+            if thr is None:
+                if not self._told_no_thresholds:
+                    self._told_no_thresholds = True
+                    print_log(f'ImbalancedMultiLabelHead: thresholds={self.threshold_source.spec!r}'
+                              ' are not known yet; pred_label uses 0.5 until they are',
+                              logger='current')
+                thr = 0.5 if self.topk is None else None
+        positive = multilabel_predict(pred_scores, thr, self.topk, validate_args=False)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(cls_score.size(0))]
-        for data_sample, score, mask in zip(data_samples, pred_scores, positive):
-            data_sample.set_pred_score(score).set_pred_label(mask.nonzero().flatten())
+        rows, labels = positive.nonzero(as_tuple=True)
+        per_sample = labels.split(torch.bincount(rows, minlength=len(positive)).tolist())
+        for data_sample, score, label in zip(data_samples, pred_scores, per_sample):
+            data_sample.set_pred_score(score).set_pred_label(label)
         return data_samples

@@ -1,0 +1,231 @@
+"""``RunFactsHook``: move the run's facts between the Runner, the model, the metrics, files and checkpoints.
+
+A run knows things that the model and the metrics, built from the config before
+it starts, cannot: the statistics of the training set, the thresholds tuned on
+validation, which evaluation is running and where its files go. This hook is
+the one place that hands them over. Each fact is owned by its module in
+:mod:`mmml_ext.run_facts` (file name, path rule, checkpoint entry).
+
+- **Training class statistics.** Before a training run (so before the weights
+  are initialised) it counts the Runner's own training dataset once, through
+  resampling wrappers (:func:`~mmml_ext.run_facts.class_stats.compute`), gives
+  them to every part of the model that needs them (class-balanced and
+  distribution-balanced losses, the head's prior), writes
+  ``<work_dir>/class_counts.json`` and stores them in every checkpoint. A test
+  run reads them from the checkpoint it loads.
+- **Tuned thresholds.** What ``TunedThresholdF1`` tunes at a validation goes to
+  ``<work_dir>/thresholds.json`` and into the checkpoint of the weights it was
+  tuned for (the checkpoint saved before that validation gets them added; a
+  best checkpoint saved after it gets them directly). A test run of that
+  checkpoint evaluates ``thresholds='tuned'`` metrics, and predicts with a
+  ``thresholds='tuned'`` head, at exactly those thresholds, from any directory.
+- **Evaluation context.** Before each validation and test, every multi-label
+  metric of the evaluator gets one shared
+  :class:`~mmml_ext.evaluation.EvalContext`: the evaluation's tag
+  (``val_epoch_3``, ``val_iter_500``, ``test``), the work dir, the class
+  statistics, the thresholds of the weights under evaluation and the rows all
+  metrics share; it is dropped when the evaluation ends.
+
+Examples:
+    >>> custom_hooks = [dict(type='RunFactsHook')]
+"""
+import logging
+import os.path as osp
+from typing import Dict, List, Optional
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop
+
+from mmpretrain.registry import DATASETS, HOOKS
+
+from ..evaluation.base import BaseMultiLabelMetric
+from ..evaluation.context import EvalContext
+from ..models.heads import ImbalancedMultiLabelHead
+from ..models.losses.class_counts_mixin import NeedsClassCounts
+from ..run_facts import class_stats as class_stats_file
+from ..run_facts import eval_outputs
+from ..run_facts import tuned_thresholds as thresholds_file
+from ..run_facts.class_stats import ClassStats
+from ..run_facts.tuned_thresholds import TunedThresholds
+from .checkpoint import update_checkpoint_file
+
+
+def _log(message: str, level: int = logging.INFO) -> None:
+    print_log(f'RunFactsHook: {message}', logger='current', level=level)
+
+
+@HOOKS.register_module()
+class RunFactsHook(Hook):
+    """Give the model and the metrics the run's facts; keep them in the work dir and checkpoints.
+
+    See the module docstring for what it does at each step. It takes no
+    arguments; where a fact is given in the config (``class_counts=`` of a
+    loss or of ``MeanAP``, ``thresholds=[...]``) the config wins.
+    """
+    priority = 'VERY_HIGH'  # before weight initialisation and before the other hooks' epochs
+
+    def __init__(self) -> None:
+        #: statistics of this run's training set, or of the loaded checkpoint's
+        self.class_stats: Optional[ClassStats] = None
+        #: thresholds stored in the loaded checkpoint (those of its weights)
+        self.loaded_thresholds: Optional[TunedThresholds] = None
+        #: thresholds of this run's latest validation
+        self.latest_thresholds: Optional[TunedThresholds] = None
+        self.training = False
+        self._contexts: Dict[str, EvalContext] = {}
+        self._looked_for_stats = False
+
+    # --- training class statistics -----------------------------------------------------
+    def before_run(self, runner) -> None:
+        # Runner.train builds its loops before this call; Runner.test / val do not build
+        # a training loop, and their weights come from a checkpoint
+        self.training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)
+        if not self.training:
+            return
+        self._refuse_tuned_in_validation(runner)
+        self.class_stats = class_stats_file.compute(runner.train_dataloader.dataset)
+        self._looked_for_stats = True
+        stats = self.class_stats
+        needing = [m for m in _model(runner).modules()
+                   if isinstance(m, NeedsClassCounts) and m.lacks_class_stats()]
+        for module in needing:
+            module.provide_class_stats(stats)
+        if is_main_process():
+            path = class_stats_file.write(stats, runner.work_dir)
+            given = f', given to {sorted({type(m).__name__ for m in needing})}' if needing else ''
+            _log(f'training set: {stats.num_images} images, {stats.num_classes} classes'
+                 f'{given}; written to {path}')
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        stats = class_stats_file.from_checkpoint(checkpoint)
+        if stats is not None and not self.training:
+            self.class_stats = stats
+        self.loaded_thresholds = thresholds_file.from_checkpoint(checkpoint)
+        if self.training and self.loaded_thresholds is not None:
+            self.latest_thresholds = self.loaded_thresholds  # resumed: still those weights'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self.class_stats is not None:
+            class_stats_file.to_checkpoint(checkpoint, self.class_stats)
+        tuned = self.latest_thresholds
+        if tuned is not None and tuned.iter == checkpoint.get('meta', {}).get('iter'):
+            thresholds_file.to_checkpoint(checkpoint, tuned)  # a best checkpoint after validation
+
+    # --- evaluation context ------------------------------------------------------------
+    def before_val_epoch(self, runner) -> None:
+        self._begin(runner, 'val', runner.val_evaluator)
+
+    def before_test_epoch(self, runner) -> None:
+        self._begin(runner, 'test', runner.test_evaluator)
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        context = self._end('val', runner.val_evaluator)
+        tuned = None if context is None else context.produced_thresholds
+        if tuned is not None and self.training:
+            self.latest_thresholds = tuned
+            self._add_to_saved_checkpoint(runner, tuned)
+
+    def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        self._end('test', runner.test_evaluator)
+
+    def _begin(self, runner, split: str, evaluator) -> None:
+        metrics = _multilabel_metrics(evaluator)
+        by_epoch = not self.training or hasattr(runner.train_loop, 'max_epochs')
+        context = EvalContext(
+            tag=eval_outputs.eval_tag(split, by_epoch, runner.epoch, runner.iter),
+            work_dir=runner.work_dir, iteration=runner.iter,
+            class_stats=self._stats_for_evaluation(runner, metrics),
+            # the weights under evaluation are a checkpoint's only when not training
+            tuned_thresholds=None if self.training else self.loaded_thresholds)
+        for metric in metrics:
+            metric.set_eval_context(context)
+        self._contexts[split] = context
+        for metric in metrics:
+            missing = getattr(metric, 'thresholds_missing', lambda: None)()
+            if missing is not None and metric.missing_thresholds == 'error':
+                raise ValueError(
+                    f'{type(metric).__name__}(thresholds={metric.thresholds.spec!r}) in the '
+                    f'{split} evaluator: {missing}. Give missing_thresholds=\'warn\' to leave '
+                    'its keys out instead')
+        self._give_head_thresholds(runner, context)
+
+    def _end(self, split: str, evaluator) -> Optional[EvalContext]:
+        context = self._contexts.pop(split, None)
+        if context is not None:
+            context.release()
+            for metric in _multilabel_metrics(evaluator):
+                metric.set_eval_context(None)
+        return context
+
+    def _stats_for_evaluation(self, runner, metrics: List[BaseMultiLabelMetric]):
+        """The class statistics; in a run without them, the config's training set is
+        counted once, and only when a metric uses them."""
+        if self.class_stats is not None or self._looked_for_stats:
+            return self.class_stats
+        if not any(metric.uses_class_stats() for metric in metrics):
+            return None
+        self._looked_for_stats = True
+        dataset_cfg = (runner.cfg.get('train_dataloader') or {}).get('dataset')
+        if dataset_cfg is None:
+            _log('no training class statistics (the checkpoint has none, the config has no '
+                 'train_dataloader): no head / medium / tail mAP', logging.WARNING)
+            return None
+        try:
+            self.class_stats = class_stats_file.compute(DATASETS.build(dataset_cfg))
+        except Exception as error:  # the metrics then report without groups
+            _log(f'the checkpoint holds no training class statistics and the training set of '
+                 f'the config cannot be counted ({type(error).__name__}: {error}): no head / '
+                 'medium / tail mAP', logging.WARNING)
+            return None
+        _log(f'the checkpoint holds no training class statistics; counted the training set '
+             f'of the config ({self.class_stats.num_images} images)')
+        return self.class_stats
+
+    def _give_head_thresholds(self, runner, context: EvalContext) -> None:
+        for head in _model(runner).modules():
+            source = getattr(head, 'threshold_source', None)
+            if isinstance(head, ImbalancedMultiLabelHead) and source is not None \
+                    and source.needs_run():
+                head.set_thresholds(source.resolve(head.num_classes, context.work_dir,
+                                                   context.tuned_thresholds))
+
+    def _refuse_tuned_in_validation(self, runner) -> None:
+        loop = runner._val_loop if isinstance(getattr(runner, '_val_loop', None), BaseLoop) \
+            else None
+        for metric in ([] if loop is None else _multilabel_metrics(loop.evaluator)):
+            source = getattr(metric, 'thresholds', None)
+            if source is not None and source.is_tuned:
+                raise ValueError(
+                    f"{type(metric).__name__}(thresholds='tuned') is in the val_evaluator: a "
+                    'validation while training tunes the thresholds (TunedThresholdF1); '
+                    "thresholds='tuned' belongs in the test_evaluator")
+
+    # --- tuned thresholds into the checkpoint of their weights -------------------------
+    def _add_to_saved_checkpoint(self, runner, tuned: TunedThresholds) -> None:
+        """Add ``tuned`` to the checkpoint saved right before the validation, if it holds
+        the weights they were tuned for (same training iteration)."""
+        if not is_main_process():
+            return
+        path = runner.message_hub.get_info('last_ckpt')
+        if not path or not osp.isfile(path):
+            return
+
+        def add(checkpoint: dict) -> bool:
+            if checkpoint.get('meta', {}).get('iter') != tuned.iter:
+                return False
+            thresholds_file.to_checkpoint(checkpoint, tuned)
+            return True
+
+        if update_checkpoint_file(path, add):
+            _log(f'thresholds tuned at {tuned.tuned_on} added to {path}')
+
+
+def _model(runner):
+    return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+
+def _multilabel_metrics(evaluator) -> List[BaseMultiLabelMetric]:
+    return [m for m in getattr(evaluator, 'metrics', []) if isinstance(m, BaseMultiLabelMetric)]

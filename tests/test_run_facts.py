@@ -1,0 +1,326 @@
+"""Run facts with one owner each: class statistics, tuned thresholds, evaluation context.
+
+The files and checkpoint entries of :mod:`mmml_ext.run_facts`, and
+``RunFactsHook`` moving them through a real mmengine Runner: one training run
+builds its training set once, counts it through resampling wrappers, and
+stores what it learns where a later test of any of its checkpoints finds it.
+"""
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import ClassBalancedDataset, RepeatDataset
+from mmengine.evaluator import Evaluator
+from mmengine.runner import Runner
+from mmpretrain.registry import DATASETS, HOOKS, METRICS, MODELS
+
+import mmml_ext  # noqa: F401
+from cli_helpers import REPO, run_tool
+from mmml_ext import evaluation, run_facts
+from mmml_ext.datasets import LongTailedShapes, MultiLabelBalancedDataset
+from mmml_ext.engine import RunFactsHook
+from mmml_ext.run_facts import ClassStats, ThresholdSource, TunedThresholds, eval_outputs
+from mmml_ext.run_facts import class_stats as stats_file
+from mmml_ext.run_facts import tuned_thresholds as thresholds_file
+
+# the demo's training counts, from its documented formula round(400 * 100^(-c/19))
+DEMO_COUNTS = tuple(int(n) for n in np.round(400 * 100.0**(-np.arange(20) / 19)))
+DEMO_CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / 'configs' / 'demo').glob('*.py'))
+
+
+# ------------------------------------------------------------ class statistics
+def test_demo_counts_are_the_documented_ones():
+    assert DEMO_COUNTS[0] == 400 and DEMO_COUNTS[-1] == 4
+    stats = stats_file.compute(LongTailedShapes(split='train'))
+    assert stats.class_counts == DEMO_COUNTS and stats.num_images == 800
+    assert stats.classes[0] == 'solid_disc' and len(stats.classes) == 20
+
+
+@pytest.mark.parametrize('wrap', [
+    lambda d: MultiLabelBalancedDataset(d, oversample_thr=0.1),
+    lambda d: ClassBalancedDataset(d, oversample_thr=0.1),
+    lambda d: RepeatDataset(d, times=3),
+])
+def test_statistics_look_through_resampling_wrappers(wrap):
+    wrapped = wrap(LongTailedShapes(split='train'))
+    assert len(wrapped) > 800  # the wrapper repeats images...
+    stats = stats_file.compute(wrapped)  # ...the statistics are the original data's
+    assert stats.class_counts == DEMO_COUNTS and stats.num_images == 800
+
+
+@pytest.mark.parametrize('config', DEMO_CONFIGS)
+def test_every_demo_config_counts_its_original_training_set(config):
+    cfg = Config.fromfile(REPO / config)
+    stats = stats_file.compute(DATASETS.build(cfg.train_dataloader.dataset))
+    assert stats.class_counts == DEMO_COUNTS and stats.num_images == 800
+
+
+def test_class_counts_tool_writes_what_a_training_run_writes(tmp_path):
+    run_tool('class_counts.py', 'configs/demo/resnet18_shapes-lt_bce_rfs.py', '--work-dir',
+             tmp_path)
+    stats = stats_file.read(str(tmp_path / stats_file.FILE_NAME))
+    assert stats.class_counts == DEMO_COUNTS and stats.num_images == 800  # not 1,166 and 20
+
+
+def test_class_stats_file_and_checkpoint_round_trip(tmp_path):
+    stats = ClassStats((5, 0, 3), 6, ('a', 'b', 'c'))
+    assert stats_file.read(stats_file.write(stats, str(tmp_path))) == stats
+    checkpoint = dict(meta=dict(epoch=1))
+    stats_file.to_checkpoint(checkpoint, stats)
+    assert stats_file.from_checkpoint(checkpoint) == stats and checkpoint['meta']['epoch'] == 1
+    assert stats_file.from_checkpoint(dict(meta={})) is None
+    assert stats_file.load([3, 1]) == ClassStats((3, 1))
+
+
+@pytest.mark.parametrize('content, message', [
+    ('{"counts": [1, 2]}', 'holds no class statistics'),
+    ('{"class_counts": [1, -2]}', 'must be a non-empty list of numbers >= 0'),
+    ('{"class_counts": [1, 2], "classes": ["a"]}', '1 class names for 2 class counts'),
+    ('{"class_counts": [5, 2], "num_images": 3}', 'num_images=3 is smaller than'),
+    ('not json', 'is not JSON'),
+])
+def test_bad_class_stats_files_are_named(tmp_path, content, message):
+    path = tmp_path / 'class_counts.json'
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        stats_file.read(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_missing_class_stats_file_says_who_writes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match='tools/class_counts.py'):
+        stats_file.load(str(tmp_path / 'class_counts.json'))
+
+
+# ------------------------------------------------------------ tuned thresholds
+def test_tuned_thresholds_fill_rule_file_and_checkpoint(tmp_path):
+    tuned = TunedThresholds(0.25, (0.5, None, 0.0), ('a', 'b', 'c'), 'val_epoch_2', 40)
+    assert tuned.values().tolist() == [0.5, 0.25, 0.0]  # untuned class -> the global one
+    assert thresholds_file.read(thresholds_file.write(tuned, str(tmp_path))) == tuned
+    checkpoint = {}
+    thresholds_file.to_checkpoint(checkpoint, tuned)
+    assert thresholds_file.from_checkpoint(checkpoint) == tuned
+    from_tuner = TunedThresholds.from_tensors(0.25, torch.tensor([0.5, float('nan'), 0.0]))
+    assert from_tuner.per_class == (0.5, None, 0.0)
+
+
+@pytest.mark.parametrize('data, message', [
+    (dict(per_class=[0.5]), 'needs "global" and "per_class"'),
+    (dict(per_class=[0.5, 1.5], **{'global': 0.3}), r'class 1 must be a number in \[0, 1\]'),
+    (dict(per_class=[0.5], **{'global': float('nan')}), 'global threshold must be'),
+    (dict(per_class=[], **{'global': 0.3}), 'at least one class'),
+])
+def test_bad_thresholds_files_are_named(tmp_path, data, message):
+    path = tmp_path / 'thresholds.json'
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message):
+        thresholds_file.read(str(path))
+
+
+def test_threshold_sources(tmp_path):
+    tuned = TunedThresholds(0.3, (0.6, None))
+    thresholds_file.write(TunedThresholds(0.2, (0.1, 0.9)), str(tmp_path))
+    assert ThresholdSource(0.4).resolve(2).tolist() == pytest.approx([0.4, 0.4])
+    assert ThresholdSource([0.1, 0.7]).resolve(2).tolist() == pytest.approx([0.1, 0.7])
+    assert ThresholdSource('tuned').resolve(2, tuned=tuned).tolist() == pytest.approx([0.6, 0.3])
+    assert ThresholdSource('tuned').resolve(2) is None  # none tuned for these weights
+    relative = ThresholdSource('thresholds.json')
+    assert relative.needs_run() and not ThresholdSource(0.4).needs_run()
+    assert relative.resolve(2, work_dir=str(tmp_path)).tolist() == pytest.approx([0.1, 0.9])
+    absolute = str(tmp_path / 'thresholds.json')
+    assert ThresholdSource(absolute).resolve(2).tolist() == pytest.approx([0.1, 0.9])
+    with pytest.raises(ValueError, match='relative to the work dir, which is not known'):
+        relative.resolve(2)
+    with pytest.raises(ValueError, match='thresholds has 2 thresholds for 3 classes'):
+        ThresholdSource([0.1, 0.7]).resolve(3)
+    with pytest.raises(ValueError, match=r"'tuned' or a thresholds file, got True"):
+        ThresholdSource(True)
+
+
+# ------------------------------------------------------------ evaluation names and files
+def test_tags_and_reports(tmp_path):
+    assert eval_outputs.eval_tag('val', True, epoch=3) == 'val_epoch_3'
+    assert eval_outputs.eval_tag('val', False, iteration=500) == 'val_iter_500'
+    assert eval_outputs.eval_tag('test') == 'test'
+    assert eval_outputs.parse_tag('val_iter_500') == ('val', 'iter', 500)
+    assert eval_outputs.parse_tag('predictions') is None
+    for tag in ('val_iter_1000', 'val_iter_500', 'test'):
+        eval_outputs.write_report(str(tmp_path), tag, dict(thr=0.5), [dict(class_name='a', ap=1)])
+    assert list(eval_outputs.list_reports(str(tmp_path))) == ['val_iter_500', 'val_iter_1000',
+                                                              'test']
+    assert eval_outputs.final_report(str(tmp_path)) == 'test'
+    report = eval_outputs.read_report(eval_outputs.list_reports(str(tmp_path))['val_iter_500'])
+    assert report == dict(thr=0.5, classes=[dict(class_name='a', ap=1)])
+
+
+def test_evaluation_and_run_facts_keep_no_module_level_mutable_state():
+    for package in (evaluation, run_facts):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f'{package.__name__}.{info.name}')
+            mutable = [name for name, value in vars(module).items()
+                       if not name.startswith('__') and isinstance(value, (dict, list, set))]
+            assert not mutable, f'{module.__name__} holds module-level state {mutable}'
+
+
+# ------------------------------------------------------------ the hook in a real Runner
+def small_config(work_dir: Path, **changes) -> Config:
+    cfg = Config.fromfile(REPO / 'configs/demo/resnet18_shapes-lt_bce_rfs.py')
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.dataset.indices = 64  # inside the resampling wrapper
+    cfg.val_dataloader.dataset.indices = 40
+    cfg.test_dataloader.dataset.indices = 40
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].num_workers = 0
+        cfg[loader].pop('persistent_workers', None)
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_cfg.val_interval = 1
+    cfg.model.head.prior = 'counts'
+    cfg.model.head.loss = dict(type='DistributionBalancedLoss')
+    cfg.default_hooks.checkpoint.save_best = 'multi-label/mAP'
+    cfg.default_hooks.logger.interval = 1
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A 1-epoch run (validated at epoch 1) whose training datasets were counted as built."""
+    work_dir = tmp_path_factory.mktemp('facts_train')
+    built = []
+    original_init = LongTailedShapes.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(kwargs.get('split', 'train'))
+        original_init(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LongTailedShapes, '__init__', counting_init)
+        runner = Runner.from_cfg(small_config(work_dir))
+        runner.train()
+    head = runner.model.head
+    return SimpleNamespace(work_dir=work_dir, built=built, head=head)
+
+
+def subset_counts(num: int):
+    """Images per class of the first ``num`` training images, counted here by hand."""
+    return tuple(int(n) for n in (LongTailedShapes(split='train')._label_matrix[:num] > 0).sum(0))
+
+
+def test_one_training_run_builds_its_training_set_once(trained):
+    assert trained.built.count('train') == 1
+    assert trained.built.count('val') == 1
+
+
+def test_training_counts_reach_the_model_the_work_dir_and_the_checkpoints(trained):
+    expected = subset_counts(64)
+    stats = stats_file.read(str(trained.work_dir / stats_file.FILE_NAME))
+    assert stats.class_counts == expected and stats.num_images == 64  # the original 64 images
+    assert tuple(trained.head.loss_module.class_counts) == expected
+    assert trained.head.num_images == trained.head.loss_module.num_images == 64
+    for checkpoint in trained.work_dir.glob('*.pth'):
+        assert stats_file.from_checkpoint(torch.load(checkpoint)) == stats
+
+
+def test_thresholds_travel_with_the_checkpoint_of_their_weights(trained):
+    saved = thresholds_file.read(str(trained.work_dir / thresholds_file.FILE_NAME))
+    assert saved.tuned_on == 'val_epoch_1' and saved.iter > 0
+    epoch = torch.load(trained.work_dir / 'epoch_1.pth')  # saved before the validation
+    best = torch.load(next(trained.work_dir.glob('best_*.pth')))  # saved after it
+    for checkpoint in (epoch, best):
+        assert checkpoint['meta']['iter'] == saved.iter
+        assert thresholds_file.from_checkpoint(checkpoint) == saved
+    reports = eval_outputs.list_reports(str(trained.work_dir))
+    assert list(reports) == ['val_epoch_1']
+
+
+def test_a_test_run_uses_the_facts_of_its_checkpoint(trained, tmp_path):
+    # the work dir's file is rewritten later (another validation): the checkpoint must win
+    thresholds_file.write(TunedThresholds(0.99, (0.99, ) * 20), str(trained.work_dir))
+    checkpoint = trained.work_dir / 'epoch_1.pth'
+    cfg = small_config(tmp_path / 'elsewhere', load_from=str(checkpoint))
+    cfg.model.head.thresholds = 'tuned'
+    runner = Runner.from_cfg(cfg)
+    dumped = []
+    runner.test_evaluator.metrics.append(DumpRows(dumped))
+    metrics = runner.test()
+    tuned = thresholds_file.from_checkpoint(torch.load(checkpoint)).values()
+    scores = torch.stack([s['pred_score'] for s in dumped])
+    target = torch.stack([torch.zeros(20).index_fill_(0, s['gt_label'], 1) for s in dumped])
+    pred = scores >= tuned
+    tp = (pred & (target == 1)).sum(0).double()
+    recall = torch.where(target.sum(0) > 0, tp / target.sum(0).clamp(min=1), torch.zeros(20))
+    assert metrics['multi-label/CR_valtuned'] == pytest.approx(100 * recall.mean().item())
+    # the head predicts at the same thresholds
+    assert all(s['pred_label'].tolist() == pred[i].nonzero().flatten().tolist()
+               for i, s in enumerate(dumped))
+    # head / medium / tail from the checkpoint's statistics (nothing else knows them here)
+    assert 'multi-label/mAP_tail' in metrics
+    report = eval_outputs.read_report(str(tmp_path / 'elsewhere' / 'per_class' / 'test.json'))
+    assert tuple(row['train_count'] for row in report['classes']) == subset_counts(64)
+
+
+class DumpRows:
+    """A plain mmengine-style metric that keeps the data samples it sees."""
+
+    def __init__(self, out):
+        self.out, self.dataset_meta = out, None
+
+    def process(self, data_batch, data_samples):
+        self.out.extend(data_samples)
+
+    def evaluate(self, size):
+        return {}
+
+
+def test_tuned_thresholds_in_a_val_evaluator_are_refused_before_training(tmp_path):
+    cfg = small_config(tmp_path)
+    cfg.val_evaluator = [dict(type='MultiLabelPRF', thresholds='tuned')]
+    with pytest.raises(ValueError, match="thresholds='tuned' belongs in the test_evaluator"):
+        Runner.from_cfg(cfg).train()
+    assert not list(tmp_path.glob('*.pth'))
+
+
+def test_a_test_without_tuned_thresholds_fails_before_it_starts(trained, tmp_path):
+    cfg = small_config(tmp_path, load_from=None)
+    cfg.test_evaluator = [dict(type='MultiLabelPRF', thresholds='tuned')]
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match="in the test evaluator: no thresholds were tuned"):
+        runner.test()
+
+
+def test_old_hook_names_say_what_replaced_them():
+    for name in ('ClassCountsHook', 'MultiLabelEvalHook'):
+        with pytest.raises(ValueError, match=f"{name} was replaced by RunFactsHook.*"
+                                             r"custom_hooks = \[dict\(type='RunFactsHook'\)\]"):
+            HOOKS.build(dict(type=name))
+
+
+def test_iteration_based_validations_are_named_by_iteration(tmp_path):
+    metric = METRICS.build(dict(type='MeanAP', items=('mAP', )))
+    runner = SimpleNamespace(work_dir=str(tmp_path), epoch=0, iter=500, model=torch.nn.Linear(1, 1),
+                             val_evaluator=Evaluator([metric]), train_loop=SimpleNamespace())
+    hook = RunFactsHook()
+    hook.training, hook.class_stats = True, ClassStats((1, ))
+    hook.before_val_epoch(runner)
+    assert metric.context.tag == 'val_iter_500' and metric.context.work_dir == str(tmp_path)
+    hook.after_val_epoch(runner, {})
+    assert metric._context is None  # the context ends with its evaluation
+
+
+def test_head_thresholds_come_from_the_run(tmp_path):
+    head = MODELS.build(dict(type='ImbalancedMultiLabelHead', num_classes=3, in_channels=4,
+                             thresholds='tuned'))
+    logits = torch.logit(torch.tensor([[0.85, 0.45, 0.25]]))
+    assert head._get_predictions(logits, None)[0].pred_label.tolist() == [0]  # 0.5 until known
+    runner = SimpleNamespace(work_dir=str(tmp_path), epoch=0, iter=0, model=head,
+                             test_evaluator=Evaluator([]))
+    hook = RunFactsHook()
+    hook.loaded_thresholds = TunedThresholds(0.4, (0.9, None, 0.2))
+    hook.before_test_epoch(runner)
+    assert head._get_predictions(logits, None)[0].pred_label.tolist() == [1, 2]
