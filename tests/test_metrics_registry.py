@@ -260,7 +260,8 @@ def test_thresholds_for_another_number_of_classes_are_named(tmp_path):
                     make_samples([[0.9, 0.1, 0.2]], [[0]]))
     tuned = TunedThresholds(0.3, (0.8, 0.1))
     with pytest.raises(ValueError, match=r'tuned thresholds \(val_epoch_2\) are for 2 classes'):
-        evaluate_in(EvalContext(tuned_thresholds=TunedThresholds(0.3, (0.8, 0.1),
+        evaluate_in(EvalContext(work_dir=str(tmp_path),
+                                tuned_thresholds=TunedThresholds(0.3, (0.8, 0.1),
                                                                  tuned_on='val_epoch_2')),
                     [dict(type='MultiLabelPRF', thresholds='tuned')],
                     make_samples([[0.9, 0.1, 0.2]], [[0]]))
@@ -275,7 +276,8 @@ def test_missing_thresholds_say_how_to_make_them(tmp_path):
     # nothing lost: the predictions were saved before the error
     assert len(list(tmp_path.glob('predictions_*.npz'))) == 1
     with pytest.raises(ValueError, match='no thresholds were tuned for the weights'):
-        evaluate_in(EvalContext(), [dict(type='MultiLabelPRF', thresholds='tuned')],
+        evaluate_in(EvalContext(work_dir=str(tmp_path)),
+                    [dict(type='MultiLabelPRF', thresholds='tuned')],
                     make_samples([[0.9, 0.1]], [[0]]))
     # or, when asked, a warning and no keys, beside the other metrics' values
     for spec in ('thresholds.json', 'tuned'):
