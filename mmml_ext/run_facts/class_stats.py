@@ -17,8 +17,6 @@ The file::
 
     {"classes": ["cat", "dog", ...], "class_counts": [400, 12, ...], "num_images": 800}
 """
-import json
-import os
 import os.path as osp
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
@@ -28,6 +26,7 @@ from mmengine.dataset import ClassBalancedDataset, RepeatDataset
 from ..datasets.balanced_dataset import MultiLabelBalancedDataset
 from ..datasets.label_index import LabelIndex
 from . import checkpoint_meta
+from .json_file import read_json, write_json
 
 #: The file in the work dir.
 FILE_NAME = 'class_counts.json'
@@ -129,25 +128,13 @@ def path_in(work_dir: str) -> str:
 
 def write(stats: ClassStats, work_dir: str) -> str:
     """Write ``stats`` to :func:`path_in` ``(work_dir)``; returns the path."""
-    os.makedirs(work_dir, exist_ok=True)
-    path = path_in(work_dir)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(stats.to_dict(), f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return write_json(path_in(work_dir), stats.to_dict())
 
 
 def read(path: str) -> ClassStats:
     """Read a file written by :func:`write` (or a JSON list of counts)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'class counts file {path} does not exist (training runs write '
-                                f'<work_dir>/{FILE_NAME}; so does tools/class_counts.py)')
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as error:
-            raise ValueError(f'{path} is not JSON: {error}') from error
+    data = read_json(path, f'training runs write <work_dir>/{FILE_NAME}, and so does '
+                     'tools/class_counts.py')
     return ClassStats.from_dict(data, path)
 
 

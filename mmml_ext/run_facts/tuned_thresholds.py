@@ -22,9 +22,7 @@ The file::
     {"global": 0.42, "per_class": [0.31, null, ...], "classes": ["cat", ...],
      "tuned_on": "val_epoch_6", "iter": 150, "objective": "F1"}
 """
-import json
 import math
-import os
 import os.path as osp
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
@@ -33,6 +31,7 @@ import torch
 
 from ..functional.checks import check_thr
 from . import checkpoint_meta
+from .json_file import read_json, write_json
 
 #: The file in the work dir (the latest validation's thresholds).
 FILE_NAME = 'thresholds.json'
@@ -125,26 +124,13 @@ def path_in(work_dir: str) -> str:
 
 def write(thresholds: TunedThresholds, work_dir: str) -> str:
     """Write to :func:`path_in` ``(work_dir)`` (atomically); returns the path."""
-    os.makedirs(work_dir, exist_ok=True)
-    path = path_in(work_dir)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(thresholds.to_dict(), f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return write_json(path_in(work_dir), thresholds.to_dict())
 
 
 def read(path: str) -> TunedThresholds:
     """Read a thresholds file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'thresholds file {path} does not exist: evaluate the validation set with '
-            f'TunedThresholdF1 first (RunFactsHook writes <work_dir>/{FILE_NAME})')
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as error:
-            raise ValueError(f'{path} is not JSON: {error}') from error
+    data = read_json(path, 'evaluate the validation set with TunedThresholdF1 first '
+                     f'(RunFactsHook writes <work_dir>/{FILE_NAME})')
     return TunedThresholds.from_dict(data, path)
 
 
