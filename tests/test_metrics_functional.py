@@ -74,6 +74,20 @@ def test_topk_ties_go_to_the_lower_class_index():
     assert multilabel_predict(scores, topk=1).int().tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
 
 
+@pytest.mark.parametrize('cells_at_once', [7, 1 << 20])
+def test_topk_with_many_ties_equals_a_stable_sort(monkeypatch, cells_at_once):
+    from mmml_ext.functional import confusion
+    monkeypatch.setattr(confusion, '_CELLS_AT_ONCE', cells_at_once)  # several blocks of rows
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randint(0, 4, (40, 9), generator=g).float() / 4  # ties everywhere
+    for k in (1, 3, 9):
+        expected = torch.zeros(40, 9, dtype=torch.bool)
+        for i, row in enumerate(scores.tolist()):  # highest first, ties to the lower index
+            for c in sorted(range(9), key=lambda c: (-row[c], c))[:k]:
+                expected[i, c] = True
+        assert torch.equal(multilabel_predict(scores, topk=k), expected)
+
+
 def test_per_class_thresholds_and_the_zero_threshold():
     scores = torch.tensor([[0.0, 0.3, 0.7], [0.2, 0.9, 0.6]])
     thr = torch.tensor([0.0, 0.5, 0.65])
@@ -238,6 +252,14 @@ def test_class_without_positive_has_no_tuned_threshold():
     thr, f1 = per_class_best_thresholds(torch.tensor([[0.9, 0.3], [0.2, 0.6]]),
                                         torch.tensor([[1, 0], [0, 0]]))
     assert thr[0].item() == pytest.approx(0.9) and torch.isnan(thr[1]) and f1[1] == 0
+
+
+def test_tuning_with_every_label_ignored_is_a_clear_error():
+    scores = torch.tensor([[0.9, 0.3], [0.2, 0.6]])
+    with pytest.raises(ValueError, match=r'every label is ignored \(-1\)'):
+        global_best_threshold(scores, torch.full((2, 2), -1, dtype=torch.int8))
+    thr, _ = per_class_best_thresholds(scores, torch.tensor([[-1, 1], [-1, 0]]))
+    assert torch.isnan(thr[0]) and thr[1] == pytest.approx(0.3)  # an all-ignored class: untuned
 
 
 # ----------------------------------------------------------------- bad input

@@ -20,10 +20,8 @@ from typing import Optional, Sequence
 import torch
 
 from .checks import check_scores_target
-from .tie_groups import previous_in_row, tie_groups
+from .tie_groups import classes_per_chunk, previous_in_row, tie_groups
 
-#: Classes sorted at once; bounds the memory of the kernel to ~40 bytes x N x this.
-DEFAULT_CHUNK = 64
 
 
 def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -39,13 +37,15 @@ def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def average_precision(scores: torch.Tensor, target: torch.Tensor,
-                      chunk_size: int = DEFAULT_CHUNK, validate_args: bool = True) -> torch.Tensor:
+                      chunk_size: Optional[int] = None, validate_args: bool = True) -> torch.Tensor:
     """Average precision of every class, tie-exact, NaN for a class with no positive.
 
     Args:
         scores (torch.Tensor): (N, C) scores; only their order matters.
         target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
-        chunk_size (int): Classes sorted together; trades memory for speed.
+        chunk_size (int, optional): Classes ranked together. Defaults to
+            :func:`~mmml_ext.functional.tie_groups.classes_per_chunk`: their
+            working memory stays within a quarter of the raw predictions.
         validate_args (bool): Check the arguments first. Defaults to True.
 
     Returns:
@@ -60,6 +60,8 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
     """
     if validate_args:
         check_scores_target(scores, target)
+    if chunk_size is None:
+        chunk_size = classes_per_chunk(*scores.shape)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
     if target.dtype == torch.bool:
@@ -68,8 +70,7 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
     parts = []
     for start in range(0, num_classes, chunk_size):
         stop = min(start + chunk_size, num_classes)
-        parts.append(_rows_average_precision(scores[:, start:stop].t().contiguous(),
-                                              target[:, start:stop].t().contiguous()))
+        parts.append(_rows_average_precision(scores[:, start:stop].t(), target[:, start:stop].t()))
     return torch.cat(parts)
 
 

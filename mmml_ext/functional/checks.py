@@ -62,16 +62,31 @@ def check_scores_target(scores: torch.Tensor, target: torch.Tensor) -> None:
     check_target(target, scores.shape)
 
 
-def count_true(mask: torch.Tensor, dim: int) -> torch.Tensor:
-    """Number of True entries of a bool tensor along ``dim``, as int64.
+#: Rows (or columns) summed at once in uint8: no count within a block can overflow.
+_UINT8_BLOCK = 255
 
-    On the CPU numpy's integer reduction is used: about ten times faster than
+
+def count_true(mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Number of True entries of a 2-D bool tensor along ``dim``, as int64.
+
+    On the CPU the flags are summed by numpy in uint8, in blocks of 255 along
+    ``dim`` (no block can overflow), and the block sums are added in int64:
+    about ten times faster than an int64 reduction, and much faster than
     ``torch.sum`` of a bool tensor (tools/benchmarks/bench_metrics.py).
     """
     flags = mask.view(torch.uint8)
-    if flags.device.type == 'cpu':
-        return torch.from_numpy(flags.numpy().sum(dim, dtype=np.int64))
-    return flags.sum(dim, dtype=torch.int64)
+    if flags.device.type != 'cpu':
+        return flags.sum(dim, dtype=torch.int64)
+    array = flags.numpy()
+    total = None
+    for start in range(0, array.shape[dim], _UINT8_BLOCK):
+        block = array[start:start + _UINT8_BLOCK] if dim == 0 else \
+            array[:, start:start + _UINT8_BLOCK]
+        part = block.sum(dim, dtype=np.uint8)
+        total = part.astype(np.int64) if total is None else total + part
+    if total is None:  # an empty dimension
+        total = np.zeros(array.shape[1 - dim], dtype=np.int64)
+    return torch.from_numpy(total)
 
 
 def has_ignored(target: torch.Tensor) -> bool:

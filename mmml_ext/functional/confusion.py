@@ -20,6 +20,8 @@ import torch
 from .checks import check_scores, check_target, check_thr, check_topk, count_true, has_ignored
 
 Threshold = Union[float, torch.Tensor, None]
+#: Cells of crowded rows (ties at the k-th score) resolved at once by :func:`topk_mask`.
+_CELLS_AT_ONCE = 1 << 20
 
 
 def topk_mask(scores: torch.Tensor, k: int, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -34,14 +36,17 @@ def topk_mask(scores: torch.Tensor, k: int, valid: Optional[torch.Tensor] = None
     if valid is not None:
         scores = scores.masked_fill(~valid, float('-inf'))
     kth = scores.topk(k, dim=1).values[:, -1:]
-    above = scores > kth
-    tied = scores == kth
-    free = k - count_true(above, 1)
-    crowded = count_true(tied, 1) > free  # rows with more ties at the k-th score than places
-    if bool(crowded.any()):
-        rows = crowded.nonzero().flatten()
-        tied[rows] &= tied[rows].cumsum(dim=1) <= free[rows, None]
-    return above | tied
+    taken = scores >= kth
+    crowded = count_true(taken, 1) > k  # rows with more ties at the k-th score than places
+    crowded_rows = crowded.nonzero().flatten()
+    block = max(1, _CELLS_AT_ONCE // scores.shape[1])  # bounds the memory of the fix-up
+    for start in range(0, len(crowded_rows), block):
+        rows = crowded_rows[start:start + block]
+        part, part_kth = scores[rows], kth[rows]
+        above, tied = part > part_kth, part == part_kth
+        free = k - count_true(above, 1)
+        taken[rows] = above | (tied & (tied.cumsum(dim=1, dtype=torch.int32) <= free[:, None]))
+    return taken
 
 
 def multilabel_predict(scores: torch.Tensor, thr: Threshold = None, topk: Optional[int] = None,

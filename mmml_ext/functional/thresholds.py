@@ -8,13 +8,12 @@ reaching the best F1 is kept (the fewest predictions for that F1).
 Tuned on the data they are then measured on, thresholds give optimistic
 numbers: tune on the validation set, apply to the test set.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
-from .average_precision import DEFAULT_CHUNK
 from .checks import check_scores_target
-from .tie_groups import tie_groups
+from .tie_groups import classes_per_chunk, tie_groups
 
 
 def _rows_best_threshold(scores: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -34,13 +33,14 @@ def _rows_best_threshold(scores: torch.Tensor, target: torch.Tensor) -> Tuple[to
 
 
 def per_class_best_thresholds(scores: torch.Tensor, target: torch.Tensor,
-                              chunk_size: int = DEFAULT_CHUNK) -> Tuple[torch.Tensor, torch.Tensor]:
+                              chunk_size: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """The threshold of each class that maximises its F1.
 
     Args:
         scores (torch.Tensor): (N, C) scores.
         target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
-        chunk_size (int): Classes ranked together.
+        chunk_size (int, optional): Classes ranked together. Defaults to
+            :func:`~mmml_ext.functional.tie_groups.classes_per_chunk`.
 
     Returns:
         tuple: (C,) float64 thresholds, NaN for a class with no positive (no
@@ -55,9 +55,11 @@ def per_class_best_thresholds(scores: torch.Tensor, target: torch.Tensor,
     check_scores_target(scores, target)
     if target.dtype == torch.bool:
         target = target.to(torch.int8)
+    if chunk_size is None:
+        chunk_size = classes_per_chunk(*scores.shape)
     parts = [
-        _rows_best_threshold(scores[:, start:start + chunk_size].t().contiguous(),
-                             target[:, start:start + chunk_size].t().contiguous())
+        _rows_best_threshold(scores[:, start:start + chunk_size].t(),
+                             target[:, start:start + chunk_size].t())
         for start in range(0, scores.shape[1], chunk_size)
     ]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

@@ -4,17 +4,42 @@ Average precision and threshold tuning both need, for each distinct score value
 of a class (a tie group), the number of positives and of counted samples that
 score at least that much. Ranking once and reporting only the ends of the tie
 groups makes both exact under ties and independent of sample order.
+
+The ranking sorts one int64 key per cell instead of the scores with their
+indices: the bits of the float32 score, mapped so that integer order is float
+order, shifted left by two, with the cell's target in the two low bits. Equal
+scores stay together (only the target bits differ, and the order inside a tie
+group does not matter), no index has to be kept and no target gathered, and
+numpy's vectorised integer sort does the work (about 4x faster than a sort of
+the scores with indices). Scores of another precision are ranked with
+``torch.sort``.
 """
 from typing import NamedTuple
 
+import numpy as np
 import torch
+
+#: the two low bits of a key: target + 1 (0 ignored, 1 negative, 2 positive)
+_POSITIVE = 2
+#: bytes that ranking one cell takes at most (key, codes, flags, counts, group indices)
+BYTES_PER_CELL = 48
+
+
+def classes_per_chunk(num_samples: int, num_classes: int) -> int:
+    """How many classes to rank at once: their working memory stays within a quarter of
+    the raw predictions (N x C x 5 bytes), and at least 8 MB."""
+    budget = max(8 << 20, num_samples * num_classes * 5 // 4)
+    return int(max(1, min(num_classes, budget // (BYTES_PER_CELL * max(num_samples, 1)))))
 
 
 class TieGroups(NamedTuple):
-    """The ends of the tie groups of every row, flattened row after row.
+    """The tie groups of every row, flattened row after row.
+
+    The groups of a row are contiguous and ordered from the highest score
+    down; the rows may come in any order.
 
     Attributes:
-        rows (torch.Tensor): Row of each group (int64, ascending).
+        rows (torch.Tensor): Row of each group (int64).
         score (torch.Tensor): The group's score.
         tp (torch.Tensor): Positives scoring >= that score in the row.
         counted (torch.Tensor): Non-ignored samples scoring >= that score.
@@ -27,16 +52,61 @@ class TieGroups(NamedTuple):
     n_pos: torch.Tensor
 
 
-def tie_groups(scores: torch.Tensor, target: torch.Tensor) -> TieGroups:
-    """Tie-group ends of each row of (R, M) ``scores``, ranked from the highest.
+_NEGATIVE_ZERO = -2**31  # the bits of -0.0 as an int32
+_LOW_31_BITS = 0x7FFFFFFF
 
-    Args:
-        scores (torch.Tensor): (R, M) scores, one ranking per row.
-        target (torch.Tensor): (R, M) with 1 / 0 / -1; -1 counts as nothing.
-    """
+
+def _sort_keys(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(R, M) int64 keys of float32 scores and 1 / 0 / -1 targets, each row sorted ascending."""
+    keys = torch.empty(scores.shape, dtype=torch.int64)
+    keys.copy_(scores.view(torch.int32))  # any strides; torch tiles the transposition
+    keys.masked_fill_(keys == _NEGATIVE_ZERO, 0)  # -0.0 ranks with +0.0
+    # a negative float: the larger its magnitude, the smaller it is
+    keys.bitwise_xor_((keys < 0).to(torch.int64).mul_(_LOW_31_BITS))
+    codes = torch.empty(target.shape, dtype=torch.int8).copy_(target).add_(1)
+    keys.bitwise_left_shift_(2).add_(codes)  # low bits: 0 ignored, 1 negative, 2 positive
+    keys.numpy().sort(axis=1)  # in place: numpy's vectorised integer sort
+    return keys
+
+
+def _float32_from_order(order: torch.Tensor) -> torch.Tensor:
+    bits = order.bitwise_xor((order < 0).to(torch.int64).mul_(_LOW_31_BITS))
+    return bits.to(torch.int32).view(torch.float32)
+
+
+def _tie_groups_by_keys(scores: torch.Tensor, target: torch.Tensor) -> TieGroups:
+    keys = _sort_keys(scores.to(torch.float32), target)
+    num_cols = keys.shape[1]
+    code = keys.bitwise_and(3)
+    positive = code == _POSITIVE
+    counted = (code != 0) if bool((target < 0).any()) else None
+    del code
+    order = keys.bitwise_right_shift_(2)  # the score order of each cell (in the keys' memory)
+    # ascending: a tie group starts where the score changes
+    start = torch.ones(order.shape, dtype=torch.bool)
+    torch.ne(order[:, 1:], order[:, :-1], out=start[:, 1:])
+    rows, cols = start.nonzero(as_tuple=True)
+    del start
+    # cells scoring >= a group's score: from its first cell to the end of the row
+    up_to = positive.cumsum(dim=1, dtype=torch.int32)
+    n_pos = up_to[:, -1].clone()
+    tp = n_pos[rows] - up_to[rows, cols] + positive[rows, cols]
+    del up_to
+    if counted is None:  # every sample counts: the cells from the group's first one on
+        counted_ge = (num_cols - cols).to(torch.int32)
+    else:
+        up_to = counted.cumsum(dim=1, dtype=torch.int32)
+        counted_ge = up_to[:, -1][rows] - up_to[rows, cols] + counted[rows, cols]
+    score = _float32_from_order(order[rows, cols])
+    # from the highest score down, as the consumers read the groups of a row
+    return TieGroups(rows=rows.flip(0), score=score.flip(0), tp=tp.flip(0),
+                     counted=counted_ge.flip(0), n_pos=n_pos)
+
+
+def _tie_groups_by_sort(scores: torch.Tensor, target: torch.Tensor) -> TieGroups:
     ignored = bool((target < 0).any())
-    sorted_scores, order = scores.sort(dim=1, descending=True)
-    sorted_target = target.gather(1, order)
+    sorted_scores, order = scores.contiguous().sort(dim=1, descending=True)
+    sorted_target = target.contiguous().gather(1, order)
     del order
     positive = sorted_target == 1
     tp = positive.cumsum(dim=1, dtype=torch.int32)
@@ -50,6 +120,19 @@ def tie_groups(scores: torch.Tensor, target: torch.Tensor) -> TieGroups:
         counted = (cols + 1).to(torch.int32)
     return TieGroups(rows=rows, score=sorted_scores[rows, cols], tp=tp[rows, cols],
                      counted=counted, n_pos=tp[:, -1])
+
+
+def tie_groups(scores: torch.Tensor, target: torch.Tensor) -> TieGroups:
+    """Tie-group ends of each row of (R, M) ``scores``, ranked from the highest.
+
+    Args:
+        scores (torch.Tensor): (R, M) scores, one ranking per row (any strides).
+        target (torch.Tensor): (R, M) with 1 / 0 / -1; -1 counts as nothing.
+    """
+    if scores.device.type == 'cpu' and scores.dtype in (torch.float32, torch.float16,
+                                                        torch.bfloat16):
+        return _tie_groups_by_keys(scores, target)
+    return _tie_groups_by_sort(scores, target)
 
 
 def previous_in_row(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
