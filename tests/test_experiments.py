@@ -16,6 +16,7 @@ from mmml_ext.experiments import LaunchOptions, compare_runs, plan_runs, read_ru
 from mmml_ext.experiments.grid import parse_grid, short_keys, split_values
 from mmml_ext.experiments.run_records import RunRecord
 from mmml_ext.experiments.summary import describe_run
+from mmml_ext.run_facts import eval_outputs
 
 BCE = 'configs/demo/resnet18_shapes-lt_bce.py'
 ASL = 'configs/demo/resnet18_shapes-lt_asl.py'
@@ -260,3 +261,19 @@ def test_compare_tool_names_a_directory_without_runs(tmp_path):
     (tmp_path / 'empty').mkdir()
     proc = run_tool('compare.py', tmp_path / 'empty', '--out', tmp_path / 'out', check=False)
     assert proc.returncode != 0 and 'neither a run dir' in proc.stderr
+
+
+def test_compare_skips_a_comparison_and_finds_reports_by_iteration(tmp_path):
+    run = tmp_path / 'iter_run'
+    write_lines(run / '20260103_000000' / 'vis_data' / 'scalars.json', [
+        {'multi-label/mAP': 40.0, 'step': 500}, {'multi-label/mAP': 45.0, 'step': 1000}])
+    for tag, ap in (('val_iter_500', 20.0), ('val_iter_1000', 30.0)):  # written by MeanAP
+        eval_outputs.write_report(str(run), tag, dict(thr=0.5),
+                                  [dict(class_name='a', train_count=7, ap=ap)])
+    first = compare_runs([str(run)], str(tmp_path / 'comparison'))
+    record = first.records[0]
+    assert record.per_class_source == 'val_iter_1000' and record.per_class[0]['ap'] == 30.0
+    # `compare.py work_dirs/sweep/*` names the comparison too: it is skipped, with a note
+    again = compare_runs([str(run), str(tmp_path / 'comparison')], str(tmp_path / 'second'))
+    assert [r.name for r in again.records] == ['iter_run']
+    assert again.notes == [f'{tmp_path / "comparison"} is a comparison, not a run: skipped']

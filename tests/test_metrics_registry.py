@@ -113,7 +113,7 @@ def evaluate_in(context, metric_cfgs, samples, dataset_meta=None):
     return evaluator.evaluate(len(samples))
 
 
-def test_mean_ap_groups_from_counts_and_from_the_run():
+def test_mean_ap_groups_from_counts_and_from_the_run(tmp_path):
     scores, onehot, labels = random_samples(c=6)
     counts = [500, 150, 60, 30, 10, 2]  # head: 0, 1; medium: 2, 3; tail: 4, 5
     ap = [skm.average_precision_score(onehot[:, c].numpy(), scores[:, c].numpy()) for c in range(6)]
@@ -133,7 +133,7 @@ def test_mean_ap_groups_from_counts_and_from_the_run():
     assert set(evaluate([dict(type='MeanAP')], samples, dataset_meta=meta)) == {'multi-label/mAP'}
     # counts for another number of classes are named
     with pytest.raises(ValueError, match='MeanAP: the training class counts have 5 entries for 6'):
-        evaluate([dict(type='MeanAP', class_counts=counts[:5])], samples)
+        evaluate([dict(type='MeanAP', class_counts=counts[:5], out_dir=str(tmp_path))], samples)
 
 
 def test_class_counts_from_a_file(tmp_path):

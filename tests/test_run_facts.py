@@ -324,3 +324,26 @@ def test_head_thresholds_come_from_the_run(tmp_path):
     hook.loaded_thresholds = TunedThresholds(0.4, (0.9, None, 0.2))
     hook.before_test_epoch(runner)
     assert head._get_predictions(logits, None)[0].pred_label.tolist() == [1, 2]
+
+
+class _Unlabelled:
+    """A training dataset whose labels cannot be indexed (no get_cat_ids)."""
+    metainfo = dict(classes=('a', 'b'))
+
+    def __len__(self):
+        return 3
+
+
+def test_a_training_set_that_cannot_be_counted(tmp_path):
+    from test_head import BuiltLoop
+    runner = SimpleNamespace(model=torch.nn.Linear(1, 1), work_dir=str(tmp_path),
+                             _train_loop=BuiltLoop.__new__(BuiltLoop),
+                             train_dataloader=SimpleNamespace(dataset=_Unlabelled()))
+    hook = RunFactsHook()
+    hook.before_run(runner)  # nothing needs the counts: a warning, and the run goes on
+    assert hook.class_stats is None and not (tmp_path / stats_file.FILE_NAME).exists()
+    runner.model = MODELS.build(dict(type='ImbalancedMultiLabelHead', num_classes=2,
+                                     in_channels=4, prior='counts'))
+    with pytest.raises(ValueError, match=r"\['ImbalancedMultiLabelHead'\] need the training "
+                                         'class counts.*no get_cat_ids'):
+        RunFactsHook().before_run(runner)

@@ -86,11 +86,22 @@ class RunFactsHook(Hook):
         if not self.training:
             return
         self._refuse_tuned_in_validation(runner)
-        self.class_stats = class_stats_file.compute(runner.train_dataloader.dataset)
         self._looked_for_stats = True
-        stats = self.class_stats
         needing = [m for m in _model(runner).modules()
                    if isinstance(m, NeedsClassCounts) and m.lacks_class_stats()]
+        try:
+            self.class_stats = class_stats_file.compute(runner.train_dataloader.dataset)
+        except Exception as error:
+            names = sorted({type(m).__name__ for m in needing})
+            if needing:
+                raise ValueError(f'{names} need the training class counts, and the training '
+                                 f'set cannot be counted: {error}. Give class_counts= in '
+                                 'their config instead') from error
+            _log(f'the training set cannot be counted ({type(error).__name__}: {error}): no '
+                 f'{class_stats_file.FILE_NAME}, no head / medium / tail groups',
+                 logging.WARNING)
+            return
+        stats = self.class_stats
         for module in needing:
             module.provide_class_stats(stats)
         if is_main_process():
@@ -185,12 +196,20 @@ class RunFactsHook(Hook):
         return self.class_stats
 
     def _give_head_thresholds(self, runner, context: EvalContext) -> None:
+        """Resolve a head's ``thresholds='tuned'`` or file for this evaluation."""
         for head in _model(runner).modules():
             source = getattr(head, 'threshold_source', None)
-            if isinstance(head, ImbalancedMultiLabelHead) and source is not None \
-                    and source.needs_run():
-                head.set_thresholds(source.resolve(head.num_classes, context.work_dir,
-                                                   context.tuned_thresholds))
+            if not isinstance(head, ImbalancedMultiLabelHead) or source is None \
+                    or not source.needs_run():
+                continue
+            try:
+                thresholds = source.resolve(head.num_classes, context.work_dir,
+                                            context.tuned_thresholds)
+            except FileNotFoundError:
+                if not self.training:
+                    raise
+                thresholds = None  # the first validation writes it
+            head.set_thresholds(thresholds)
 
     def _refuse_tuned_in_validation(self, runner) -> None:
         loop = runner._val_loop if isinstance(getattr(runner, '_val_loop', None), BaseLoop) \

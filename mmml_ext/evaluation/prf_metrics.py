@@ -107,7 +107,10 @@ class _PredictionMetric(BaseMultiLabelMetric):
                     'in the checkpoint: validate with TunedThresholdF1 while training, with '
                     "dict(type='RunFactsHook') in custom_hooks)")
         if self.thresholds.is_file:
-            path = self.thresholds.file_path(self.context.work_dir)
+            try:
+                path = self.thresholds.file_path(self.context.work_dir)
+            except ValueError as error:  # relative, and no work dir
+                return str(error)
             if not osp.isfile(path):
                 return f'the thresholds file {path} does not exist'
         return None

@@ -55,6 +55,12 @@ def _as_tensor(value: Any) -> torch.Tensor:
 
 def _stack_rows(data_samples: Sequence[dict], key: str, what: str) -> torch.Tensor:
     """The samples' ``key`` rows stacked to (B, C); ValueError naming the first bad sample."""
+    try:  # the common case: (C,) tensors of one length, stacked at once
+        stacked = torch.stack([sample[key] for sample in data_samples])
+        if stacked.dim() == 2:
+            return stacked.detach()
+    except (TypeError, RuntimeError):
+        pass
     rows = []
     for i, sample in enumerate(data_samples):
         row = _as_tensor(sample[key])
@@ -110,13 +116,18 @@ def batch_targets(data_samples: Sequence[dict], num_classes: int) -> np.ndarray:
         if scores.shape[1] != num_classes:
             raise ValueError(f'{_sample_name(chosen[0], with_score[0])}: gt_score has '
                              f'{scores.shape[1]} entries, the scores have {num_classes} classes')
-        bad = (scores != 1) & (scores != 0) & (scores != -1)
-        if bool(bad.any()):
+        codes = scores.to('cpu', torch.int8)
+        low, high = torch.aminmax(codes)
+        if low < -1 or high > 1 or not torch.equal(codes.to(scores.dtype), scores.cpu()):
+            bad = (scores != 1) & (scores != 0) & (scores != -1)
             row, cls = bad.nonzero()[0].tolist()
             raise ValueError(f'{_sample_name(chosen[row], with_score[row])}: gt_score values '
                              f'must be 1, 0 or -1 (ignored), got {scores[row, cls].item()} at '
                              f'class {cls}')
-        target[with_score] = scores.cpu().numpy()
+        if len(with_score) == len(data_samples):
+            target = codes.numpy()
+        else:
+            target[with_score] = codes.numpy()
     if with_label:
         rows, labels = _label_targets(data_samples, with_label, 'gt_label', num_classes)
         target[rows, labels] = 1
@@ -143,6 +154,33 @@ def _kept_rows(keys: np.ndarray, size: int) -> np.ndarray:
     return first[:size]
 
 
+class _RowBuffer:
+    """(n, C) rows appended in place to one growing array: nothing to stack at the end.
+
+    It grows with ``ndarray.resize`` (``realloc``, which remaps a large array
+    instead of copying it) by an eighth of its size, at least 4 MB at a time,
+    and is cut to its rows by :meth:`finish`: the rows of an evaluation take
+    their own size in memory, once.
+    """
+
+    def __init__(self, num_classes: int, dtype) -> None:
+        self.array = np.empty((0, num_classes), dtype=dtype)
+        self.size = 0
+        self._min_growth = max(1, (4 << 20) // (num_classes * self.array.itemsize))
+
+    def append(self, rows: np.ndarray) -> None:
+        needed = self.size + len(rows)
+        if needed > len(self.array):
+            capacity = max(needed, len(self.array) + max(len(self.array) // 8, self._min_growth))
+            self.array.resize((capacity, self.array.shape[1]), refcheck=False)
+        self.array[self.size:needed] = rows
+        self.size = needed
+
+    def finish(self) -> np.ndarray:
+        self.array.resize((self.size, self.array.shape[1]), refcheck=False)
+        return self.array
+
+
 class EvaluationRows:
     """The rows of one evaluation and what the metrics derive from them.
 
@@ -154,7 +192,9 @@ class EvaluationRows:
 
     def __init__(self) -> None:
         self._keeper = None
-        self._parts: List[BatchRows] = []
+        self._scores: Optional[_RowBuffer] = None
+        self._targets: Optional[_RowBuffer] = None
+        self._indices: Optional[List[np.ndarray]] = []
         self.num_classes: Optional[int] = None
         self.num_batches = 0
         self.scores: Optional[torch.Tensor] = None
@@ -176,10 +216,16 @@ class EvaluationRows:
         num_classes = rows.scores.shape[1]
         if self.num_classes is None:
             self.num_classes = num_classes
+            self._scores = _RowBuffer(num_classes, np.float32)
+            self._targets = _RowBuffer(num_classes, np.int8)
         elif num_classes != self.num_classes:
             raise ValueError(f'{_sample_name(data_samples[0], 0)} has {num_classes} scores, the '
                              f'samples evaluated before it have {self.num_classes}')
-        self._parts.append(rows)
+        self._scores.append(rows.scores)
+        self._targets.append(rows.target)
+        if self._indices is not None:
+            self._indices = None if rows.sample_idx is None else [*self._indices,
+                                                                   rows.sample_idx]
         self.num_batches += 1
         return True
 
@@ -195,28 +241,28 @@ class EvaluationRows:
         if self._gathered:
             return
         self._gathered = True
+        local = self._local()
         world_size = get_world_size()
         if world_size == 1:
-            per_process = [self._parts]
+            payloads = [local]
         else:
-            local = self._concatenated()
-            gathered = collect_results([local], world_size, collect_device, collect_dir)
-            per_process = None if gathered is None else [[part] for part in gathered]
-        self._parts = []
-        if per_process is not None:
-            self._assemble(per_process, size, world_size)
+            payloads = collect_results([local], world_size, collect_device, collect_dir)
+            del local
+        if payloads is not None:
+            self._assemble(payloads, size, world_size)
 
-    def _concatenated(self) -> Optional[BatchRows]:
-        if not self._parts:
+    def _local(self) -> Optional[BatchRows]:
+        """This process's rows, taken out of the buffers."""
+        if self._scores is None:
             return None
-        idx = [p.sample_idx for p in self._parts]
-        return BatchRows(np.concatenate([p.scores for p in self._parts]),
-                         np.concatenate([p.target for p in self._parts]),
-                         None if any(i is None for i in idx) else np.concatenate(idx))
+        rows = BatchRows(self._scores.finish(), self._targets.finish(),
+                         None if self._indices is None else np.concatenate(self._indices))
+        self._scores = self._targets = self._indices = None
+        return rows
 
-    def _assemble(self, per_process: List[List[Optional[BatchRows]]], size: int,
-                  world_size: int) -> None:
-        parts = [p for rank_parts in per_process for p in rank_parts if p is not None]
+    def _assemble(self, payloads: List[Optional[BatchRows]], size: int, world_size: int) -> None:
+        """Each process's rows (in rank order) into one set, in dataset order, each sample once."""
+        parts = [p for p in payloads if p is not None]
         if not parts:
             raise ValueError('no sample was evaluated: the dataloader gave no sample, or '
                              'process() was never called')
@@ -227,34 +273,35 @@ class EvaluationRows:
         if all(p.sample_idx is not None for p in parts):
             keys = np.concatenate([p.sample_idx for p in parts])
         else:  # mmengine's order: the j-th row of process r is sample j * world_size + r
-            keys = np.concatenate([
-                np.arange(sum(len(p.scores) for p in rank_parts if p is not None)) * world_size
-                + rank for rank, rank_parts in enumerate(per_process)
-            ])
+            keys = np.concatenate([np.arange(0 if p is None else len(p.scores)) * world_size + rank
+                                   for rank, p in enumerate(payloads)])
         kept = _kept_rows(keys, size)
+        if len(parts) == 1 and np.array_equal(kept, np.arange(len(keys))):
+            scores, codes = parts[0].scores, parts[0].target  # in order already: no copy
+        else:
+            scores, codes = self._reorder(parts, keys, kept)
+        payloads.clear()
+        self.scores, self._codes = torch.from_numpy(scores), torch.from_numpy(codes)
+        self.sample_idx = keys[kept]
+        self.num_classes = scores.shape[1]
+
+    @staticmethod
+    def _reorder(parts: List[BatchRows], keys: np.ndarray, kept: np.ndarray):
+        """The kept rows in key order, copied part by part (each part freed after its copy)."""
         destination = np.full(len(keys), -1, dtype=np.int64)
         destination[kept] = np.arange(len(kept))
         scores = np.empty((len(kept), parts[0].scores.shape[1]), dtype=np.float32)
         codes = np.empty(scores.shape, dtype=np.int8)
         start = 0
-        while parts:  # copy part by part, freeing each: one extra part at a time
+        while parts:
             part = parts.pop(0)
             dest = destination[start:start + len(part.scores)]
             start += len(part.scores)
-            if len(dest) and dest[0] >= 0 and np.array_equal(dest, np.arange(dest[0], dest[0] +
-                                                                               len(dest))):
-                scores[dest[0]:dest[0] + len(dest)] = part.scores
-                codes[dest[0]:dest[0] + len(dest)] = part.target
-            else:
-                keep = dest >= 0
-                scores[dest[keep]] = part.scores[keep]
-                codes[dest[keep]] = part.target[keep]
+            keep = dest >= 0
+            scores[dest[keep]] = part.scores[keep]
+            codes[dest[keep]] = part.target[keep]
             del part
-        for rank_parts in per_process:
-            rank_parts.clear()
-        self.scores, self._codes = torch.from_numpy(scores), torch.from_numpy(codes)
-        self.sample_idx = keys[kept]
-        self.num_classes = scores.shape[1]
+        return scores, codes
 
     @property
     def gathered(self) -> bool:
@@ -310,6 +357,6 @@ class EvaluationRows:
 
     def release(self) -> None:
         """Drop the rows and everything derived from them."""
-        self._parts = []
+        self._scores = self._targets = self._indices = None
         self.scores = self._codes = self.sample_idx = None
         self._derived = {}
