@@ -22,8 +22,10 @@ there are ties; about 5 % positives for 1,000 classes, 15 % for 80):
   torchmetrics' ``multilabel_average_precision`` (exact, ``thresholds=None``),
   and one ``torch.sort`` of the score matrix, the floor of any exact AP.
 
-One JSON line per size with the absolute figures and the ratios (anchor / ours
-for time, ours / anchor for memory).
+One JSON line per size and form with the absolute figures and the ratios
+(anchor / ours for time, ours / anchor for memory, ours / raw). The kernel
+comparison needs scikit-learn and torchmetrics (``pip install torchmetrics``;
+``--no-kernels`` skips it).
 """
 import argparse
 import json
