@@ -14,7 +14,6 @@ import mmml_ext  # noqa: F401
 from cli_helpers import REPO, run_tool
 from mmml_ext.datasets import MultiLabelBalancedDataset
 from mmml_ext.engine import RunFactsHook
-from mmml_ext.run_facts import ThresholdSource
 
 HEAD = dict(type='ImbalancedMultiLabelHead', num_classes=3, in_channels=4)
 
@@ -64,8 +63,7 @@ def test_bad_head_arguments(bad, message):
 def test_per_class_thresholds_from_the_tuning_file(tmp_path):
     path = tmp_path / 'thresholds.json'
     path.write_text(json.dumps({'global': 0.4, 'per_class': [0.9, None, 0.2]}))
-    head = MODELS.build(dict(HEAD, thresholds=str(path)))
-    head.set_thresholds(ThresholdSource(str(path)).resolve(3))  # as RunFactsHook does
+    head = MODELS.build(dict(HEAD, thresholds=str(path)))  # an absolute path: read when built
     logits = torch.logit(torch.tensor([[0.85, 0.45, 0.25], [0.95, 0.35, 0.1]]))
     samples = head._get_predictions(logits, None)
     assert [s.pred_label.tolist() for s in samples] == [[1, 2], [0]]

@@ -88,6 +88,13 @@ def test_topk_with_many_ties_equals_a_stable_sort(monkeypatch, cells_at_once):
         assert torch.equal(multilabel_predict(scores, topk=k), expected)
 
 
+def test_low_precision_scores_are_compared_in_float32():
+    scores = torch.tensor([[0.300049, 0.5]], dtype=torch.float16)  # 0.30004883 in float16
+    as_float32 = scores.float()
+    for thr in (0.3, 0.30004883, torch.tensor([0.30006, 0.5]), torch.tensor([0.3, 0.5])):
+        assert torch.equal(multilabel_predict(scores, thr=thr), as_float32 >= thr)
+
+
 def test_per_class_thresholds_and_the_zero_threshold():
     scores = torch.tensor([[0.0, 0.3, 0.7], [0.2, 0.9, 0.6]])
     thr = torch.tensor([0.0, 0.5, 0.65])

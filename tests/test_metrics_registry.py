@@ -432,3 +432,17 @@ def test_rows_are_ordered_by_sample_index_and_counted_once():
     metric.evaluate(10)
     np.testing.assert_array_equal(context.rows.sample_idx, np.arange(10))
     np.testing.assert_array_equal(context.rows.scores.numpy(), scores.numpy())
+
+
+def test_repeated_sample_indices_do_not_drop_samples():
+    # a ConcatDataset restarts sample_idx for each part: the indices do not name samples
+    scores, onehot, labels = random_samples(n=8)
+    samples = make_samples(scores, labels)
+    for i, sample in enumerate(samples):
+        sample['sample_idx'] = i % 4
+    context = EvalContext()
+    metric = METRICS.build(dict(type='MultiLabelPRF'))
+    metric.set_eval_context(context)
+    metric.process(None, samples)
+    metric.evaluate(8)
+    np.testing.assert_array_equal(context.rows.scores.numpy(), scores.numpy())  # all 8, in order

@@ -301,16 +301,29 @@ def test_old_hook_names_say_what_replaced_them():
             HOOKS.build(dict(type=name))
 
 
-def test_iteration_based_validations_are_named_by_iteration(tmp_path):
-    metric = METRICS.build(dict(type='MeanAP', items=('mAP', )))
-    runner = SimpleNamespace(work_dir=str(tmp_path), epoch=0, iter=500, model=torch.nn.Linear(1, 1),
-                             val_evaluator=Evaluator([metric]), train_loop=SimpleNamespace())
-    hook = RunFactsHook()
-    hook.training, hook.class_stats = True, ClassStats((1, ))
-    hook.before_val_epoch(runner)
-    assert metric.context.tag == 'val_iter_500' and metric.context.work_dir == str(tmp_path)
-    hook.after_val_epoch(runner, {})
-    assert metric._context is None  # the context ends with its evaluation
+def test_an_iteration_based_run_names_and_pairs_by_iteration(tmp_path):
+    cfg = small_config(tmp_path)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=4, val_interval=2)
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2, by_epoch=False)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert list(eval_outputs.list_reports(str(tmp_path))) == ['val_iter_2', 'val_iter_4']
+    for step in (2, 4):  # each checkpoint holds the thresholds tuned on its own weights
+        tuned = thresholds_file.from_checkpoint(torch.load(tmp_path / f'iter_{step}.pth'))
+        assert (tuned.tuned_on, tuned.iter) == (f'val_iter_{step}', step)
+    assert all(m._context is None for m in runner.val_evaluator.metrics)  # contexts ended
+
+
+def test_fine_tuning_does_not_give_new_checkpoints_the_loaded_thresholds(trained, tmp_path):
+    loaded = torch.load(trained.work_dir / 'epoch_1.pth')
+    cfg = small_config(tmp_path, load_from=str(trained.work_dir / 'epoch_1.pth'))
+    cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 2, 2  # epoch 1 is not validated
+    Runner.from_cfg(cfg).train()
+    first, second = (torch.load(tmp_path / f'epoch_{e}.pth') for e in (1, 2))
+    assert first['meta']['iter'] == loaded['meta']['iter']  # the same step, other weights:
+    assert thresholds_file.from_checkpoint(first) is None  # not the loaded run's thresholds
+    assert thresholds_file.from_checkpoint(second).tuned_on == 'val_epoch_2'
 
 
 def test_head_thresholds_come_from_the_run(tmp_path):

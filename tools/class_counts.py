@@ -10,12 +10,12 @@ writes there too. ``MeanAP(class_counts=FILE)`` and the losses'
 ``class_counts=FILE`` read it.
 """
 import argparse
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmml_ext  # noqa: F401  (registers the datasets)
+from mmml_ext.engine.cli import default_work_dir
 from mmml_ext.run_facts import class_stats
 from mmpretrain.registry import DATASETS
 
@@ -37,8 +37,7 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.get('train_dataloader') is None:
         raise SystemExit(f'{args.config} has no train_dataloader to count')
-    work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     stats = class_stats.compute(DATASETS.build(cfg.train_dataloader.dataset))
     path = class_stats.write(stats, work_dir)

@@ -43,8 +43,13 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = default_work_dir(args.config)
     return cfg
+
+
+def default_work_dir(config: str) -> str:
+    """``./work_dirs/<config name>``: where a run of ``config`` writes unless told otherwise."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
 
 
 def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True,

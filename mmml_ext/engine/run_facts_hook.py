@@ -37,7 +37,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import BaseLoop
+from mmengine.runner import BaseLoop, IterBasedTrainLoop
 
 from mmpretrain.registry import DATASETS, HOOKS
 
@@ -114,9 +114,9 @@ class RunFactsHook(Hook):
         stats = class_stats_file.from_checkpoint(checkpoint)
         if stats is not None and not self.training:
             self.class_stats = stats
+        # the loaded weights' thresholds; a training run (resumed or fine-tuned) only pairs
+        # thresholds it tunes itself with the checkpoints it saves
         self.loaded_thresholds = thresholds_file.from_checkpoint(checkpoint)
-        if self.training and self.loaded_thresholds is not None:
-            self.latest_thresholds = self.loaded_thresholds  # resumed: still those weights'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.class_stats is not None:
@@ -144,7 +144,7 @@ class RunFactsHook(Hook):
 
     def _begin(self, runner, split: str, evaluator) -> None:
         metrics = _multilabel_metrics(evaluator)
-        by_epoch = not self.training or hasattr(runner.train_loop, 'max_epochs')
+        by_epoch = not (self.training and isinstance(runner.train_loop, IterBasedTrainLoop))
         context = EvalContext(
             tag=eval_outputs.eval_tag(split, by_epoch, runner.epoch, runner.iter),
             work_dir=runner.work_dir, iteration=runner.iter,
@@ -238,7 +238,14 @@ class RunFactsHook(Hook):
             thresholds_file.to_checkpoint(checkpoint, tuned)
             return True
 
-        if update_checkpoint_file(path, add):
+        try:
+            added = update_checkpoint_file(path, add)
+        except Exception as error:  # the run goes on; thresholds.json still holds them
+            _log(f'could not add the thresholds tuned at {tuned.tuned_on} to {path} '
+                 f'({type(error).__name__}: {error}); a test of it will have none',
+                 logging.WARNING)
+            return
+        if added:
             _log(f'thresholds tuned at {tuned.tuned_on} added to {path}')
 
 

@@ -46,8 +46,10 @@ def key_suffix(thr: Optional[float] = None, topk: Optional[int] = None,
 
     Nothing for the default (``thr`` 0.5 or unset), ``_thr-0.30`` for another
     threshold, ``_valtuned`` for tuned thresholds (``'tuned'`` or a file),
-    ``_perclass`` for a list, then ``_top{k}``: two metrics that predict
-    differently never report the same key.
+    ``_perclass`` for a list, then ``_top{k}``: metrics that differ in ``thr``
+    or ``topk`` never report the same key. Two metrics with per-class
+    thresholds of different sources (two lists, a file beside ``'tuned'``)
+    need a ``suffix`` of their own.
     """
     suffix = ''
     if thresholds is not None:

@@ -223,9 +223,10 @@ class EvaluationRows:
                              f'samples evaluated before it have {self.num_classes}')
         self._scores.append(rows.scores)
         self._targets.append(rows.target)
-        if self._indices is not None:
-            self._indices = None if rows.sample_idx is None else [*self._indices,
-                                                                   rows.sample_idx]
+        if rows.sample_idx is None:
+            self._indices = None
+        elif self._indices is not None:
+            self._indices.append(rows.sample_idx)
         self.num_batches += 1
         return True
 
@@ -270,9 +271,12 @@ class EvaluationRows:
         if len(num_classes) > 1:
             raise ValueError(f'processes evaluated different numbers of classes: '
                              f'{sorted(num_classes)}')
+        keys = None
         if all(p.sample_idx is not None for p in parts):
             keys = np.concatenate([p.sample_idx for p in parts])
-        else:  # mmengine's order: the j-th row of process r is sample j * world_size + r
+            if len(np.unique(keys)) < min(size, len(keys)):
+                keys = None  # not one index per sample (a ConcatDataset restarts them)
+        if keys is None:  # mmengine's order: the j-th row of process r is sample j * W + r
             keys = np.concatenate([np.arange(0 if p is None else len(p.scores)) * world_size + rank
                                    for rank, p in enumerate(payloads)])
         kept = _kept_rows(keys, size)
@@ -302,10 +306,6 @@ class EvaluationRows:
             codes[dest[keep]] = part.target[keep]
             del part
         return scores, codes
-
-    @property
-    def gathered(self) -> bool:
-        return self.scores is not None
 
     def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per evaluation and ``key`` (a key says what the value means)."""

@@ -149,9 +149,9 @@ def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = ()) -
     """``summary.md``: runs, then one table per split that any run has."""
     parts = ['# Experiment comparison', '',
              'Values in percent. *tuned*: in the validation tables at thresholds tuned on that '
-             'same validation data (optimistic); in the test table at the thresholds the last '
-             'validation saved (`*_valtuned`, honest). *best*: the validation with the best '
-             'mAP.', '', '## Runs', '',
+             'same validation data (optimistic); in the test table at the thresholds tuned on '
+             'validation for the tested checkpoint (`*_valtuned`, honest). *best*: the '
+             'validation with the best mAP.', '', '## Runs', '',
              '| run | config | loss | parameters | resampling | epochs | best epoch | missing |',
              '|---|---|---|---|---|---:|---:|---|']
     for row in rows:

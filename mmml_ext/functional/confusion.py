@@ -88,8 +88,11 @@ def multilabel_predict(scores: torch.Tensor, thr: Threshold = None, topk: Option
     pred = None
     if thr is not None:
         if isinstance(thr, torch.Tensor):
-            thr = thr.to(device=scores.device, dtype=scores.dtype)
-        pred = scores >= thr
+            thr = thr.to(device=scores.device, dtype=torch.float32)
+        # compared in float32 at least, as the metrics compare the gathered float32 scores:
+        # a float16 threshold would round (0.3 is 0.30005 in float16)
+        low_precision = scores.dtype in (torch.float16, torch.bfloat16)
+        pred = (scores.float() if low_precision else scores) >= thr
     if topk is not None:
         in_topk = topk_mask(scores, topk, valid)
         pred = in_topk if pred is None else pred.logical_and_(in_topk)

@@ -184,9 +184,8 @@ class ThresholdSource:
         return isinstance(self.spec, str) and not self.is_tuned
 
     def needs_run(self) -> bool:
-        """Whether the thresholds come from the run: tuned ones, or a file read at each
-        evaluation (a relative one from the work dir); False for fixed numbers."""
-        return isinstance(self.spec, str)
+        """Whether resolving needs the run: its tuned thresholds or its work dir."""
+        return self.is_tuned or (self.is_file and not osp.isabs(self.spec))
 
     def file_path(self, work_dir: Optional[str]) -> Optional[str]:
         """The thresholds file, a relative one joined to ``work_dir``; None if not a file."""

@@ -18,6 +18,7 @@ Two habits of long-tailed multi-label training, in one head:
 Any registered loss works (``MultiLabelAsymmetricLoss``, ``MultiLabelFocalLoss``,
 ``ClassBalancedLoss``, ``DistributionBalancedLoss``, mmpretrain's losses).
 """
+import logging
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -136,8 +137,9 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                 if not self._told_no_thresholds:
                     self._told_no_thresholds = True
                     print_log(f'ImbalancedMultiLabelHead: thresholds={self.threshold_source.spec!r}'
-                              ' are not known yet; pred_label uses 0.5 until they are',
-                              logger='current')
+                              ' are not known (RunFactsHook gives them to a test of a '
+                              'checkpoint that has them); pred_label uses 0.5 until they are',
+                              logger='current', level=logging.WARNING)
                 thr = 0.5 if self.topk is None else None
         positive = multilabel_predict(pred_scores, thr, self.topk, validate_args=False)
         if data_samples is None:
