@@ -446,3 +446,35 @@ def test_repeated_sample_indices_do_not_drop_samples():
     metric.process(None, samples)
     metric.evaluate(8)
     np.testing.assert_array_equal(context.rows.scores.numpy(), scores.numpy())  # all 8, in order
+
+
+def test_classes_without_positives_follow_one_rule_in_every_class_mean():
+    scores, onehot, labels = random_samples(seed=4, c=6)
+    onehot[:, 5] = 0  # class 5 has no positive in the evaluated data
+    labels = [row.nonzero().flatten().tolist() for row in onehot]
+    samples = make_samples(scores, labels)
+    y, s = onehot.numpy(), scores.numpy()
+    pred = (s >= 0.5).astype(int)
+    assert pred[:, 5].any()  # predicted anyway: a false alarm that CP could count
+    present, every = [0, 1, 2, 3, 4], list(range(6))
+    ap = [skm.average_precision_score(y[:, c], s[:, c]) for c in present]
+    tuned = per_class_best_thresholds(scores, onehot)[0]
+    tuned_pred = (scores >= torch.where(torch.isnan(tuned), 1.0, tuned).float()).numpy()
+    for rule, classes, map_value in (('exclude', present, np.mean(ap)),
+                                     ('include', every, np.sum(ap) / 6)):
+        result = evaluate([dict(type='MultiLabelPRF', items=('CP', 'CR', 'macro_F1', 'OP'),
+                                absent_classes=rule),
+                           dict(type='MeanAP', items=('mAP', ), absent_classes=rule),
+                           dict(type='TunedThresholdF1', items=('CR_tuned', ), save=False,
+                                absent_classes=rule)], samples)
+        kwargs = dict(labels=classes, average='macro', zero_division=0)
+        assert result['multi-label/CP'] == pytest.approx(100 * skm.precision_score(y, pred, **kwargs))
+        assert result['multi-label/CR'] == pytest.approx(100 * skm.recall_score(y, pred, **kwargs))
+        assert result['multi-label/macro_F1'] == pytest.approx(100 * skm.f1_score(y, pred, **kwargs))
+        assert result['multi-label/OP'] == pytest.approx(  # pooled numbers keep every class
+            100 * skm.precision_score(y, pred, average='micro'))
+        assert result['multi-label/mAP'] == pytest.approx(100 * map_value)
+        assert result['multi-label/CR_tuned'] == pytest.approx(
+            100 * skm.recall_score(y, tuned_pred, **kwargs))
+    with pytest.raises(ValueError, match="absent_classes must be one of \\('exclude', 'include'\\)"):
+        METRICS.build(dict(type='MeanAP', absent_classes='zero'))

@@ -21,7 +21,7 @@ from ..functional import confusion_counts, mean_average_precision, per_class_prf
 from ..functional.checks import check_thr
 from ..run_facts import class_stats as class_stats_file
 from ..run_facts.class_stats import ClassStats
-from .base import BaseMultiLabelMetric
+from .base import BaseMultiLabelMetric, check_absent_classes
 from .shared_rows import EvaluationRows
 
 GROUPS = ('head', 'medium', 'tail')
@@ -42,8 +42,9 @@ class MeanAP(BaseMultiLabelMetric):
     area under its precision-recall curve, with tied scores grouped, so it does
     not depend on sample order. A class with no positive has no AP: it is left
     out of the means and named in a warning (or counted as 0 with
-    ``empty_as_zero=True``, mmpretrain's habit). Ignored labels (-1) are left out
-    of their class's ranking.
+    ``absent_classes='include'``, mmpretrain's and scikit-learn's habit), the
+    rule of every class mean of the plugin. Ignored labels (-1) are left out of
+    their class's ranking.
 
     Args:
         items (Sequence[str]): From ``mAP mAP_head mAP_medium mAP_tail``.
@@ -55,8 +56,9 @@ class MeanAP(BaseMultiLabelMetric):
         group_bounds (tuple): ``(low, high)``: tail classes have fewer than
             ``low`` training images, head classes more than ``high``, medium
             the rest. Defaults to ``(20, 100)`` (the VOC-MLT / COCO-MLT split).
-        empty_as_zero (bool): Count a class with no positive as AP 0.
-            Defaults to False.
+        absent_classes (str): A class with no positive in the evaluated
+            data: ``'exclude'`` (left out of the means, default) or
+            ``'include'`` (counted as AP 0).
         report (bool): Write the per-class report at each evaluation, into
             ``out_dir``, else the work dir that ``RunFactsHook`` provides.
             Defaults to True.
@@ -70,7 +72,7 @@ class MeanAP(BaseMultiLabelMetric):
                  items: Optional[Sequence[str]] = None,
                  class_counts: Union[str, Sequence[int], None] = None,
                  group_bounds: Sequence[float] = (20, 100),
-                 empty_as_zero: bool = False,
+                 absent_classes: str = 'exclude',
                  report: bool = True,
                  report_thr: float = 0.5,
                  **kwargs):
@@ -82,7 +84,7 @@ class MeanAP(BaseMultiLabelMetric):
         self.class_stats: Optional[ClassStats] = (
             None if class_counts is None else class_stats_file.load(class_counts))
         self.group_bounds = tuple(group_bounds)
-        self.empty_as_zero = empty_as_zero
+        self.absent_classes = check_absent_classes(absent_classes)
         self.report = report
         self.report_thr = report_thr
 
@@ -99,10 +101,12 @@ class MeanAP(BaseMultiLabelMetric):
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         ap = rows.average_precision(self.difficult_as)
+        self.class_mean_mask(~torch.isnan(ap))  # names the absent classes once
+        include = self.absent_classes == 'include'
         names = self.class_names
         result = {}
         if 'mAP' in self.items:
-            result['mAP'] = 100 * mean_average_precision(ap, names, self.empty_as_zero)
+            result['mAP'] = 100 * mean_average_precision(ap, names, include)
         stats = self.train_class_stats()
         if stats is not None:
             stats.check_num_classes(len(ap), type(self).__name__)
@@ -117,8 +121,7 @@ class MeanAP(BaseMultiLabelMetric):
                 mask = groups[item[len('mAP_'):]]
                 if bool(mask.any()):
                     members = [names[i] for i in mask.nonzero().flatten()] if names else None
-                    result[item] = 100 * mean_average_precision(ap[mask], members,
-                                                                self.empty_as_zero)
+                    result[item] = 100 * mean_average_precision(ap[mask], members, include)
         if self.report:
             self.write_report(rows, ap, counts)
         return result

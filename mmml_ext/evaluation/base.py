@@ -22,6 +22,15 @@ from mmengine.logging import print_log
 from .context import EvalContext
 from .shared_rows import DIFFICULT_AS, EvaluationRows
 
+#: What class means do with a class that has no positive in the evaluated data.
+ABSENT_CLASSES = ('exclude', 'include')
+
+
+def check_absent_classes(value: str) -> str:
+    if value not in ABSENT_CLASSES:
+        raise ValueError(f'absent_classes must be one of {ABSENT_CLASSES}, got {value!r}')
+    return value
+
 
 class BaseMultiLabelMetric(BaseMetric):
     """Base of the multi-label metrics.
@@ -152,6 +161,28 @@ class BaseMultiLabelMetric(BaseMetric):
             raise ValueError(f"the dataset names {len(names)} classes (dataset_meta['classes']) "
                              f'but the scores have {num_classes}: {type(self).__name__} cannot '
                              'name the classes')
+
+    def class_mean_mask(self, present: torch.Tensor) -> Optional[torch.Tensor]:
+        """The classes that enter class means under ``absent_classes``; names the absent once.
+
+        Args:
+            present (torch.Tensor): (C,) bool, classes with a positive in the
+                evaluated data.
+
+        Returns:
+            The mask for ``'exclude'``, None (every class) for ``'include'``.
+        """
+        if bool(present.all()):
+            return None
+        absent = (~present).nonzero().flatten().tolist()
+        names = self.class_names
+        shown = ', '.join(str(names[i] if names else i) for i in absent[:10])
+        shown += ' ...' if len(absent) > 10 else ''
+        how = ('left out of the class means' if self.absent_classes == 'exclude' else
+               'counted in the class means (as 0)')
+        self.warn_once('absent', f'{len(absent)} class(es) have no positive in the evaluated data '
+                       f'and are {how} (absent_classes={self.absent_classes!r}): {shown}')
+        return present if self.absent_classes == 'exclude' else None
 
     def warn_once(self, key: str, message: str) -> None:
         """Log ``message`` as a warning the first time ``key`` comes up for this metric."""

@@ -24,7 +24,7 @@ from mmpretrain.registry import METRICS
 from ..functional import confusion_counts, example_based_metrics, precision_recall_f1
 from ..functional.checks import check_thr, check_topk
 from ..run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
-from .base import BaseMultiLabelMetric, percent
+from .base import BaseMultiLabelMetric, check_absent_classes, percent
 from .shared_rows import EvaluationRows
 
 #: Key ending of the numbers at thresholds tuned on the validation set (from a test).
@@ -142,7 +142,10 @@ class MultiLabelPRF(_PredictionMetric):
     CP / CR are the means of P_c / R_c over all classes, CF1 = 2 CP CR/(CP+CR)
     (the papers' CF1); OP / OR pool the counts of all classes, OF1 = 2 OP OR/(OP+OR).
     ``macro_F1`` is the mean of per-class F1 (mmpretrain's and scikit-learn's
-    macro F1), a different number from CF1.
+    macro F1), a different number from CF1. A class with no positive in the
+    evaluated data is left out of CP, CR, CF1 and macro_F1 by default (the rule
+    of every class mean of the plugin, as mAP); ``absent_classes='include'``
+    averages over all classes (the papers' full-class mean).
 
     Args:
         thr (float, optional): Threshold in [0, 1]. Defaults to None.
@@ -162,6 +165,8 @@ class MultiLabelPRF(_PredictionMetric):
             ValueError, raised by ``RunFactsHook`` before the evaluation
             starts) or ``'warn'`` (log a warning and report no keys).
             Defaults to ``'error'``.
+        absent_classes (str): ``'exclude'`` (default) or ``'include'``: a
+            class with no positive in the evaluated data in the class means.
         items (Sequence[str]): From ``CP CR CF1 OP OR OF1 macro_F1``.
             Defaults to the first six.
         **kwargs: See :class:`BaseMultiLabelMetric` (``difficult_as``,
@@ -178,9 +183,14 @@ class MultiLabelPRF(_PredictionMetric):
     ALL_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')
     DEFAULT_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1')
 
+    def __init__(self, *args, absent_classes: str = 'exclude', **kwargs):
+        super().__init__(*args, **kwargs)
+        self.absent_classes = check_absent_classes(absent_classes)
+
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         counts = confusion_counts(self.predict(rows), rows.target(self.difficult_as))
-        return self.keyed(precision_recall_f1(counts['tp'], counts['fp'], counts['fn']))
+        present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0)
+        return self.keyed(precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present))
 
 
 @METRICS.register_module()

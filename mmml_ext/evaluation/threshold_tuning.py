@@ -21,7 +21,7 @@ from mmpretrain.registry import METRICS
 from ..functional import confusion_counts, precision_recall_f1
 from ..functional.thresholds import global_best_threshold, per_class_best_thresholds
 from ..run_facts.tuned_thresholds import TunedThresholds
-from .base import BaseMultiLabelMetric
+from .base import BaseMultiLabelMetric, check_absent_classes
 from .shared_rows import EvaluationRows
 
 #: Key ending of the numbers at thresholds tuned on the evaluated data itself.
@@ -53,15 +53,20 @@ class TunedThresholdF1(BaseMultiLabelMetric):
             Defaults to all.
         save (bool): Hand the thresholds to the run (file and checkpoint).
             Defaults to True.
+        absent_classes (str): ``'exclude'`` (default) or ``'include'``: a
+            class with no positive in the evaluated data in CP / CR / CF1
+            (it cannot be tuned either way).
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
     ALL_ITEMS = ('CF1_tuned', 'OF1_tuned', 'CP_tuned', 'CR_tuned', 'OP_tuned', 'OR_tuned',
                  'CF1_tuned_global', 'OF1_tuned_global', 'thr_global')
     DEFAULT_ITEMS = ALL_ITEMS
 
-    def __init__(self, items: Optional[Sequence[str]] = None, save: bool = True, **kwargs):
+    def __init__(self, items: Optional[Sequence[str]] = None, save: bool = True,
+                 absent_classes: str = 'exclude', **kwargs):
         super().__init__(items=items, **kwargs)
         self.save = save
+        self.absent_classes = check_absent_classes(absent_classes)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         scores, target = self.scores_and_target(rows)
@@ -84,7 +89,7 @@ class TunedThresholdF1(BaseMultiLabelMetric):
                            "written: add dict(type='RunFactsHook') to custom_hooks")
         return {item: values[item] for item in self.items}
 
-    @staticmethod
-    def _prf(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
+    def _prf(self, pred: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
         counts = confusion_counts(pred, target)
-        return precision_recall_f1(counts['tp'], counts['fp'], counts['fn'])
+        present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0)
+        return precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present)

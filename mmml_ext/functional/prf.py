@@ -9,9 +9,11 @@ From per-class counts TP_c, FP_c, FN_c (a zero denominator gives 0):
     OF1 = 2 OP OR / (OP + OR)
     macro_F1 = mean_c 2 P_c R_c / (P_c + R_c)   (a different number from CF1)
 
-Every class enters the means, also one with no positive (its R_c is 0).
+Every class enters the means, also one with no positive (its R_c is 0),
+unless ``present`` says which classes to average over (the registered metrics
+leave out the classes with no positive in the evaluated data by default).
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -34,16 +36,21 @@ def per_class_prf(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> Dict[
     return dict(precision=precision, recall=recall, f1=harmonic_f1(precision, recall))
 
 
-def precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> Dict[str, float]:
+def precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor,
+                        present: Optional[torch.Tensor] = None) -> Dict[str, float]:
     """CP, CR, CF1, OP, OR, OF1 and macro_F1 from per-class counts, as fractions.
 
     Args:
         tp, fp, fn (torch.Tensor): (C,) counts, e.g. from
             :func:`mmml_ext.functional.confusion_counts`.
+        present (torch.Tensor, optional): (C,) bool, the classes that enter
+            the class means (CP, CR, CF1, macro_F1); the overall numbers
+            always pool every class. Defaults to all classes.
 
     Returns:
         dict: ``CP``, ``CR``, ``CF1``, ``OP``, ``OR``, ``OF1``, ``macro_F1``,
-        floats in [0, 1].
+        floats in [0, 1]; the class means are NaN when ``present`` selects no
+        class.
 
     Examples:
         >>> tp, fp, fn = torch.tensor([2, 0]), torch.tensor([0, 1]), torch.tensor([1, 1])
@@ -54,6 +61,8 @@ def precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) ->
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise ValueError(f'tp, fp and fn must be 1-D tensors of one shape, got {sorted(shapes)}')
     per_class = per_class_prf(tp, fp, fn)
+    if present is not None:
+        per_class = {key: value[present] for key, value in per_class.items()}
     cp, cr = per_class['precision'].mean(), per_class['recall'].mean()
     op = safe_divide(tp.sum(), (tp + fp).sum())
     orec = safe_divide(tp.sum(), (tp + fn).sum())
