@@ -118,16 +118,43 @@ def test_ignored_cells_reach_the_metrics_as_ignored(tmp_path):
     np.testing.assert_array_equal(rows.target('ignore').numpy(), expected)
 
 
-def test_csv_classes_must_match_the_header(tmp_path):
+def test_csv_columns_are_mapped_onto_the_classes_by_name(tmp_path):
+    # the same classes as CSV_TABLE's header, in another order: columns follow the names
     dataset = list_dataset(tmp_path, 'val.csv', CSV_TABLE,
-                           classes=['cat', 'dog, small', 'person'])
-    assert len(dataset) == 3
+                           classes=['person', 'cat', 'dog, small'])
+    assert dataset.metainfo['classes'] == ('person', 'cat', 'dog, small')
+    assert labels_of(dataset) == [[1, 2], [0], []]  # a: cat, dog | b: person | c: none
+    assert [dataset.get_data_info(i)['gt_label_difficult'] for i in range(3)] == [[], [2], [0]]
+    # a header typo names the closest class, a class without a column is named too
+    typo = CSV_TABLE.replace('person', 'persn')
     with pytest.raises(ValueError, match=re.escape(
-            "val.csv, line 1: the header's classes differ from the classes given: class 1 is "
-            "'dog, small' in the header and 'dog' in classes")):
-        list_dataset(tmp_path, 'val.csv', CSV_TABLE, classes=['cat', 'dog', 'person'])
-    with pytest.raises(ValueError, match='the header has 3 classes, classes has 2'):
+            "val.csv, line 1: the header names 'persn' (did you mean 'person'?), which is not "
+            'one of the 3 classes given')):
+        list_dataset(tmp_path, 'val.csv', typo, classes=['cat', 'dog, small', 'person'])
+    with pytest.raises(ValueError, match=re.escape(
+            "val.csv, line 1: the header has no column for the classes ['bird']")):
+        list_dataset(tmp_path, 'val.csv', CSV_TABLE,
+                     classes=['cat', 'dog, small', 'person', 'bird'])
+    with pytest.raises(ValueError, match="the header names 'person'"):
         list_dataset(tmp_path, 'val.csv', CSV_TABLE, metainfo=dict(classes=['cat', 'dog, small']))
+
+
+def test_a_class_file_is_relative_to_data_root(tmp_path):
+    (tmp_path / 'classes.txt').write_text('person\ncat\ndog, small\n')
+    dataset = list_dataset(tmp_path, 'val.csv', CSV_TABLE, classes='classes.txt')
+    assert dataset.metainfo['classes'] == ('person', 'cat', 'dog, small')
+
+
+def test_splits_with_other_classes_are_refused_by_the_run(tmp_path):
+    from mmml_ext.run_facts.class_stats import ClassStats
+    stats = ClassStats((1, 1, 1), 3, ('cat', 'dog, small', 'person'))
+    swapped = CSV_TABLE.replace('image,cat,"dog, small"', 'image,"dog, small",cat')
+    val = list_dataset(tmp_path, 'val.csv', swapped)  # no classes=: the header's order
+    with pytest.raises(ValueError, match=re.escape(
+            "the classes of the val set (val.csv) are not the training set's (the same names in "
+            "another order): class 0 is 'dog, small' in the val set (val.csv) and 'cat' in "
+            'training')):
+        stats.check_classes(val.metainfo['classes'], f'the val set ({Path(val.ann_file).name})')
 
 
 def test_format_follows_the_suffix_unless_given(tmp_path):

@@ -360,3 +360,21 @@ def test_a_training_set_that_cannot_be_counted(tmp_path):
     with pytest.raises(ValueError, match=r"\['ImbalancedMultiLabelHead'\] need the training "
                                          'class counts.*no get_cat_ids'):
         RunFactsHook().before_run(runner)
+
+
+def test_splits_with_other_classes_stop_the_run_before_training(tmp_path, trained):
+    from mmml_ext.datasets import CLASS_NAMES
+    swapped = list(CLASS_NAMES)
+    swapped[0], swapped[1] = swapped[1], swapped[0]
+    cfg = small_config(tmp_path)
+    cfg.val_dataloader.dataset.metainfo = dict(classes=swapped)
+    with pytest.raises(ValueError, match=r"the classes of the val set \(LongTailedShapes\) are "
+                                         r"not the training set's \(the same names in another "
+                                         r"order\): class 0 is 'solid_square' in the val set"):
+        Runner.from_cfg(cfg).train()
+    assert not list(tmp_path.glob('*.pth'))
+    # a test of a checkpoint is checked against the classes it was trained on
+    cfg = small_config(tmp_path / 'test', load_from=str(trained.work_dir / 'epoch_1.pth'))
+    cfg.test_dataloader.dataset.metainfo = dict(classes=swapped)
+    with pytest.raises(ValueError, match=r'the classes of the test set \(LongTailedShapes\)'):
+        Runner.from_cfg(cfg).test()

@@ -1,6 +1,6 @@
 """Count the training images of each class of a config, as a training run does.
 
-    python tools/class_counts.py CONFIG [--work-dir DIR] [--cfg-options KEY=VALUE ...]
+    python tools/class_counts.py CONFIG [--work-dir DIR] [--data-root DIR] [--cfg-options ...]
 
 It builds the config's training dataset, counts it through resampling wrappers
 (the original images, each once) with the same function a training run uses,
@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmml_ext  # noqa: F401  (registers the datasets)
-from mmml_ext.engine.cli import default_work_dir
+from mmml_ext.engine.cli import default_work_dir, set_data_root
 from mmml_ext.run_facts import class_stats
 from mmpretrain.registry import DATASETS
 
@@ -25,6 +25,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config whose train_dataloader.dataset is counted')
     parser.add_argument('--work-dir', help=f'where {class_stats.FILE_NAME} is written '
                         '(default: ./work_dirs/<config name>)')
+    parser.add_argument('--data-root', help='read the data from this directory (as train.py)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, as key=value pairs')
     return parser.parse_args()
@@ -33,6 +34,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.get('train_dataloader') is None:

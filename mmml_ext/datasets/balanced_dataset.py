@@ -14,6 +14,7 @@ from mmengine.dataset import BaseDataset
 
 from mmpretrain.registry import DATASETS
 
+from .config_keys import refuse_unknown
 from .label_index import LabelIndex
 from .repeat_factors import check_repeat_args, repeat_factors
 
@@ -40,7 +41,10 @@ class MultiLabelBalancedDataset:
 
     def __init__(self, dataset: Union[BaseDataset, dict], oversample_thr: float,
                  image_factor: str = 'max', repeat_rule: str = 'sqrt',
-                 max_repeat: float = float('inf'), lazy_init: bool = False) -> None:
+                 max_repeat: float = float('inf'), lazy_init: bool = False,
+                 **unexpected) -> None:
+        refuse_unknown('MultiLabelBalancedDataset', unexpected, 'dataset, oversample_thr, '
+                       'image_factor, repeat_rule, max_repeat, lazy_init')
         check_repeat_args(oversample_thr, image_factor, repeat_rule, max_repeat)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.oversample_thr = oversample_thr

@@ -10,6 +10,7 @@ line number, instead of becoming a silently missing label. The rules are in
 the class docstring and in ``docs/datasets.md``.
 """
 import csv
+import difflib
 import io
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -86,7 +87,12 @@ class MultiLabelListDataset(MultiLabelDataset):
     and the loss sees it as a negative, as with VOC. For the metrics to see
     it, the test pipeline's ``PackInputs`` must carry ``gt_label_difficult``
     in its ``meta_keys`` (``configs/_base_/datasets/multilabel_list.py`` does).
-    When ``classes`` are given too, they must equal the header's.
+    When ``classes`` are given too (recommended: every split of a run then has
+    the same classes in the same order), the columns are mapped by name, in
+    any order; a header name that is not a class (a typo, with the closest
+    class named) or a class without a column is an error. Without
+    ``classes``, the header's order is the classes' order, and
+    ``RunFactsHook`` checks that the evaluated splits have the training set's.
 
     **Rules for both formats**: an image with no positive label is kept, as a
     negative for every class (``allow_empty=True``, the default: an image of
@@ -107,9 +113,10 @@ class MultiLabelListDataset(MultiLabelDataset):
             ``data_root``; image paths in the file are relative to it.
             Defaults to ''.
         classes (str | Sequence[str], optional): Class names, or the path of
-            a file with one name per line (mmpretrain's ``classes``).
-            Required for a text list; optional for a CSV table, whose header
-            names the classes.
+            a file with one name per line (mmpretrain's ``classes``; a
+            relative path is relative to ``data_root``, as ``ann_file``).
+            Required for a text list; for a CSV table, the columns are
+            mapped onto them by name.
         metainfo (dict, optional): May give ``classes`` instead.
         ann_format (str): ``'auto'`` (by the file's suffix), ``'list'`` or
             ``'csv'``. Defaults to ``'auto'``.
@@ -123,9 +130,9 @@ class MultiLabelListDataset(MultiLabelDataset):
     Examples:
         >>> train = dict(type='MultiLabelListDataset', data_root='data/my_set',
         ...              ann_file='train.txt', data_prefix='images',
-        ...              classes='data/my_set/classes.txt')
+        ...              classes='classes.txt')
         >>> val = dict(type='MultiLabelListDataset', data_root='data/my_set',
-        ...            ann_file='val.csv', data_prefix='images')
+        ...            ann_file='val.csv', data_prefix='images', classes='classes.txt')
     """
 
     def __init__(self,
@@ -151,18 +158,23 @@ class MultiLabelListDataset(MultiLabelDataset):
         self.allow_empty = allow_empty
         self.check_images = check_images
 
+        if isinstance(classes, str):  # a file of names: relative to data_root, as ann_file
+            classes = expanduser(classes)
+            if data_root and not is_abs(classes):
+                classes = join_path(data_root, classes)
         metainfo = self._compat_classes(metainfo, classes)
         given = metainfo.get('classes')
         if given is not None:
             given = _check_class_names(given, 'classes')
         self._csv_text = None
+        self._csv_columns: Optional[List[int]] = None
         if ann_format == 'csv':
             self._csv_text = _read_text(path)
             header_line, header = self._csv_header(path, self._csv_text)
-            if given is not None and given != header:
-                raise ValueError(f'{path}, line {header_line}: the header\'s classes differ '
-                                 f'from the classes given: {self._first_difference(header, given)}')
-            metainfo = dict(metainfo, classes=header)
+            if given is not None:
+                self._csv_columns = self._columns_by_name(f'{path}, line {header_line}', header,
+                                                          given)
+            metainfo = dict(metainfo, classes=header if given is None else given)
         elif given is None:
             raise ValueError(f'{path}: a text list needs its classes: pass classes=[...] or '
                              'the path of a file with one class name per line, so that every '
@@ -195,11 +207,23 @@ class MultiLabelListDataset(MultiLabelDataset):
                          '"image,<class 1>,<class 2>,..."')
 
     @staticmethod
-    def _first_difference(header: Sequence[str], given: Sequence[str]) -> str:
-        for i, (a, b) in enumerate(zip(header, given)):
-            if a != b:
-                return f'class {i} is {a!r} in the header and {b!r} in classes'
-        return f'the header has {len(header)} classes, classes has {len(given)}'
+    def _columns_by_name(where: str, header: Sequence[str],
+                         given: Sequence[str]) -> Optional[List[int]]:
+        """The header column of each given class (None when in order); ValueError on a
+        header name that is not a class (a typo) or a class without a column."""
+        unknown = [name for name in header if name not in given]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], given, n=1)
+            hint = f' (did you mean {close[0]!r}?)' if close else ''
+            raise ValueError(f'{where}: the header names {unknown[0]!r}{hint}, which is not one '
+                             f'of the {len(given)} classes given')
+        missing = [name for name in given if name not in header]
+        if missing:
+            raise ValueError(f'{where}: the header has no column for the classes {missing}')
+        if tuple(header) == tuple(given):
+            return None
+        position = {name: i for i, name in enumerate(header)}
+        return [position[name] for name in given]
 
     def _load_csv(self) -> List[dict]:
         path, text = self.ann_file, self._csv_text
@@ -224,6 +248,8 @@ class MultiLabelListDataset(MultiLabelDataset):
         self._csv_text = None  # parsed: the text is no longer needed
         num_images = len(paths)
         table = np.array(cells, dtype=str).reshape(num_images, num_columns - 1)
+        if self._csv_columns is not None:  # the header's order into the classes' order
+            table = table[:, self._csv_columns]
         positive, ignored = table == '1', table == '-1'
         bad = ~(positive | ignored | (table == '0'))
         if bad.any():

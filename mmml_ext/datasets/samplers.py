@@ -18,14 +18,26 @@ from torch.utils.data import Sampler
 
 from mmpretrain.registry import DATA_SAMPLERS
 
+from .config_keys import refuse_unknown
 from .label_index import LabelIndex
 from .repeat_factors import check_repeat_args, repeat_factors
 
 
 class _EpochSampler(Sampler):
-    """Shared part: seed, epoch, the rank's share of an epoch's index list."""
+    """Shared part: seed, epoch, the rank's share of an epoch's index list.
 
-    def __init__(self, dataset, seed: Optional[int] = None) -> None:
+    ``shuffle`` and ``round_up`` are mmengine's ``DefaultSampler`` keys, taken
+    where they mean something, so that a sampler replacing mmpretrain's base
+    sampler works without ``_delete_``: every epoch is padded to equal shares
+    (``round_up=True``), and its order is random (``shuffle=True``).
+    """
+
+    def __init__(self, dataset, seed: Optional[int] = None, shuffle: bool = True,
+                 round_up: bool = True) -> None:
+        if not round_up:
+            raise ValueError(f'{type(self).__name__} gives every process an equal share of '
+                             'each epoch (round_up=True); round_up=False is not supported')
+        self.shuffle = bool(shuffle)
         self.dataset = dataset
         self.rank, self.world_size = get_dist_info()
         self.seed = sync_random_seed() if seed is None else seed
@@ -74,6 +86,10 @@ class RepeatFactorSampler(_EpochSampler):
         repeat_rule (str): ``'sqrt'`` or ``'inverse'``.
         max_repeat (float): Cap of the ``'inverse'`` rule.
         seed (int, optional): Defaults to a seed shared by all ranks.
+        shuffle (bool): Shuffle the epoch. With False the repeated images
+            come in dataset order (the draw of repeats stays random).
+            Defaults to True.
+        round_up (bool): mmengine's key; only True (equal shares).
 
     Examples:
         >>> train_dataloader = dict(sampler=dict(type='RepeatFactorSampler', oversample_thr=0.1))
@@ -81,9 +97,12 @@ class RepeatFactorSampler(_EpochSampler):
 
     def __init__(self, dataset, oversample_thr: float, image_factor: str = 'max',
                  repeat_rule: str = 'sqrt', max_repeat: float = float('inf'),
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, shuffle: bool = True, round_up: bool = True,
+                 **unexpected) -> None:
+        refuse_unknown('RepeatFactorSampler', unexpected, 'oversample_thr, image_factor, '
+                       'repeat_rule, max_repeat, seed, shuffle, round_up')
         check_repeat_args(oversample_thr, image_factor, repeat_rule, max_repeat)
-        super().__init__(dataset, seed)
+        super().__init__(dataset, seed, shuffle, round_up)
         self.factors = repeat_factors(LabelIndex.of(dataset), oversample_thr, image_factor,
                                       repeat_rule, max_repeat)
 
@@ -93,7 +112,9 @@ class RepeatFactorSampler(_EpochSampler):
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
         whole = np.floor(self.factors)
         copies = (whole + (rng.random(len(self.factors)) < self.factors - whole)).astype(np.int64)
-        indices = rng.permutation(np.repeat(np.arange(len(self.factors)), copies))
+        indices = np.repeat(np.arange(len(self.factors)), copies)
+        if self.shuffle:
+            indices = rng.permutation(indices)
         return np.resize(indices, self.epoch_length())
 
 
@@ -109,18 +130,26 @@ class ClassAwareSampler(_EpochSampler):
         num_sample_class (int): Images drawn per class pick. Defaults to 1.
         length (int, optional): Images per epoch. Defaults to ``len(dataset)``.
         seed (int, optional): Defaults to a seed shared by all ranks.
+        shuffle (bool): mmengine's key; only True (the draw is random).
+        round_up (bool): mmengine's key; only True (equal shares).
 
     Examples:
         >>> train_dataloader = dict(sampler=dict(type='ClassAwareSampler'))
     """
 
     def __init__(self, dataset, num_sample_class: int = 1, length: Optional[int] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, shuffle: bool = True, round_up: bool = True,
+                 **unexpected) -> None:
+        refuse_unknown('ClassAwareSampler', unexpected,
+                       'num_sample_class, length, seed, shuffle, round_up')
+        if not shuffle:
+            raise ValueError('ClassAwareSampler draws a random class for every pick; '
+                             'shuffle=False has no meaning for it')
         if not isinstance(num_sample_class, int) or num_sample_class < 1:
             raise ValueError(f'num_sample_class must be an int >= 1, got {num_sample_class!r}')
         if length is not None and (not isinstance(length, int) or length < 1):
             raise ValueError(f'length must be a positive int, got {length!r}')
-        super().__init__(dataset, seed)
+        super().__init__(dataset, seed, shuffle, round_up)
         self.num_sample_class = num_sample_class
         self.length = len(dataset) if length is None else length
         index = LabelIndex.of(dataset)

@@ -27,6 +27,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         action=DictAction,
         help='override settings of the config, as key=value pairs merged into it; '
         'a list is written key="[a,b]" or key=a,b, with no white space')
+    parser.add_argument('--data-root', help='read the data from this directory: sets data_root '
+                        'of every dataset of the config (through dataset wrappers); for a config '
+                        'whose splits read different roots, set each with --cfg-options '
+                        '<split>_dataloader.dataset.data_root=DIR')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
@@ -40,11 +44,55 @@ def load_config(args: argparse.Namespace) -> Config:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if getattr(args, 'data_root', None):
+        set_data_root(cfg, args.data_root)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = default_work_dir(args.config)
     return cfg
+
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _with_data_root(dataset) -> list:
+    """The dataset configs under ``dataset`` (through wrappers) that have a ``data_root``."""
+    if not isinstance(dataset, dict):
+        return []
+    if 'data_root' in dataset:
+        return [dataset]
+    inner = dataset.get('dataset')
+    found = _with_data_root(inner)
+    for part in dataset.get('datasets') or []:
+        found += _with_data_root(part)
+    return found
+
+
+def set_data_root(cfg: Config, root: str) -> None:
+    """Set ``data_root`` of every dataset of the config's dataloaders to ``root``.
+
+    A config's ``data_root`` variable is expanded when the config is read, so
+    ``--cfg-options data_root=DIR`` reaches no dataset; this sets the datasets'
+    own keys. The paths of a dataset (``ann_file``, ``data_prefix``, a class
+    file) are relative to its ``data_root`` and follow it.
+
+    Raises:
+        SystemExit: No dataset takes a ``data_root``, or the datasets read
+            different roots (one ``root`` cannot be right for all of them).
+    """
+    datasets = [d for field in DATALOADERS for d in _with_data_root(
+        (cfg.get(field) or {}).get('dataset'))]
+    if not datasets:
+        raise SystemExit('--data-root: no dataset of the config takes a data_root')
+    roots = sorted({str(d['data_root']) for d in datasets})
+    if len(roots) > 1:
+        raise SystemExit(f'--data-root: the datasets of the config read different roots {roots}; '
+                         'set each with --cfg-options train_dataloader.dataset.data_root=DIR '
+                         'val_dataloader.dataset.data_root=DIR ...')
+    for dataset in datasets:
+        dataset['data_root'] = root
+    cfg.data_root = root
 
 
 def default_work_dir(config: str) -> str:

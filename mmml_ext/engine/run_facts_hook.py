@@ -102,6 +102,9 @@ class RunFactsHook(Hook):
                  logging.WARNING)
             return
         stats = self.class_stats
+        val_loop = getattr(runner, '_val_loop', None)
+        if isinstance(val_loop, BaseLoop):  # built by Runner.train: check before training
+            _check_split_classes(stats, 'val', val_loop.dataloader.dataset)
         for module in needing:
             module.provide_class_stats(stats)
         if is_main_process():
@@ -144,6 +147,9 @@ class RunFactsHook(Hook):
 
     def _begin(self, runner, split: str, evaluator) -> None:
         metrics = _multilabel_metrics(evaluator)
+        if self.class_stats is not None:
+            loop = runner.val_loop if split == 'val' else runner.test_loop
+            _check_split_classes(self.class_stats, split, loop.dataloader.dataset)
         by_epoch = not (self.training and isinstance(runner.train_loop, IterBasedTrainLoop))
         context = EvalContext(
             tag=eval_outputs.eval_tag(split, by_epoch, runner.epoch, runner.iter),
@@ -247,6 +253,14 @@ class RunFactsHook(Hook):
             return
         if added:
             _log(f'thresholds tuned at {tuned.tuned_on} added to {path}')
+
+
+def _check_split_classes(stats: ClassStats, split: str, dataset) -> None:
+    """The evaluated split must have the training set's classes, in its order."""
+    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    source = getattr(dataset, 'ann_file', '') or type(dataset).__name__
+    if classes:
+        stats.check_classes(classes, f'the {split} set ({source})')
 
 
 def _model(runner):

@@ -1,11 +1,12 @@
 # Your own multi-label data from list files (mmml_ext.MultiLabelListDataset,
-# docs/datasets.md): a text list ("path cat,dog" a line, classes from a file) or a
-# CSV table ("image,cat,dog,..." header, 1 / 0 / -1 cells; its header gives the
-# classes, so `classes` may be left out). Set data_root, the file names and
-# num_classes (data_preprocessor and the model's head) for your data.
+# docs/datasets.md): a text list ("path cat,dog" a line) or a CSV table
+# ("image,cat,dog,..." header, 1 / 0 / -1 cells, columns mapped onto `classes` by
+# name). Every split reads the same class file, so that all have one class order.
+# Set data_root (or --data-root on the tools), the file names and num_classes
+# (data_preprocessor and the model's head) for your data.
 dataset_type = 'MultiLabelListDataset'
 data_root = 'data/my_dataset'  # images/, classes.txt, train.txt, val.txt, test.txt
-classes = data_root + '/classes.txt'  # one class name a line, the same file for every split
+classes = 'classes.txt'  # in data_root: one class name a line, the same file for every split
 data_preprocessor = dict(
     num_classes=20,
     mean=[123.675, 116.28, 103.53],

@@ -1,0 +1,18 @@
+"""A clear error for config keys a module does not take.
+
+mmengine merges a config's dicts into its base's: a snippet that replaces the
+base's dataset or sampler with one of this package inherits the keys of the
+replaced one (``data_root``, ``shuffle``, ...), and Python's own
+``unexpected keyword argument`` does not say why. These modules take the
+unknown keys and name them, their own arguments, and ``_delete_=True``.
+"""
+
+
+def refuse_unknown(owner: str, unexpected: dict, valid: str) -> None:
+    """A ValueError for config keys ``owner`` does not take, as when a snippet is merged onto a
+    base config whose keys it inherits (mmengine merges dicts)."""
+    if unexpected:
+        raise ValueError(
+            f'{owner} got {sorted(unexpected)}, which it does not take (its arguments: {valid}). '
+            'Keys inherited from a base config are merged into a new type: write '
+            f"dict(_delete_=True, type='{owner}', ...) to replace the base's dict")
