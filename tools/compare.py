@@ -3,7 +3,7 @@
 Reads each run's dumped config, scalar logs, test results and per-class
 reports, and writes ``DIR/summary.csv`` (one row per run), ``DIR/summary.md``
 and PNG plots (metric curves, precision / recall at fixed and tuned
-thresholds, per-class AP against training frequency, head / medium / tail
+thresholds, per-class AP by class sorted by training frequency, head / medium / tail
 mAP); prints the table. A directory that is not a run stands for the runs in
 it (a sweep's work root). Runs that lack some results are compared on what
 they have; what they lack is said.

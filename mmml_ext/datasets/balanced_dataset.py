@@ -14,7 +14,7 @@ from mmengine.dataset import BaseDataset
 
 from mmpretrain.registry import DATASETS
 
-from .config_keys import refuse_unknown
+from ..config_keys import refuse_unknown
 from .label_index import LabelIndex
 from .repeat_factors import check_repeat_args, repeat_factors
 

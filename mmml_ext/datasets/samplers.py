@@ -18,7 +18,7 @@ from torch.utils.data import Sampler
 
 from mmpretrain.registry import DATA_SAMPLERS
 
-from .config_keys import refuse_unknown
+from ..config_keys import refuse_unknown
 from .label_index import LabelIndex
 from .repeat_factors import check_repeat_args, repeat_factors
 

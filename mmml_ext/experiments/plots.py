@@ -1,60 +1,157 @@
 """The comparison's figures (matplotlib, PNG), one function per figure.
 
-- ``curves.png``: validation mAP, tail mAP, CF1 and OF1 per epoch, a line per run;
+- ``curves.png``: validation mAP, tail mAP, CF1 and OF1 per epoch (or
+  iteration), a line per run, one legend for the four panels;
 - ``precision_recall.png``: CP against CR of each run at the fixed 0.5
   threshold and at tuned thresholds, with iso-F1 curves: where a loss sits on
   the precision / recall trade-off, and how much tuning moves it;
-- ``per_class_ap.png``: each class's AP against its number of training
-  images, a series per run: where a setting helps the tail;
+- ``per_class_ap.png``: a dot plot, each class's AP, classes sorted by their
+  number of training images (head left, tail right), a marker per run: where
+  a setting helps the tail;
 - ``group_map.png``: head / medium / tail mAP per run.
 
-Each function returns the file name it wrote, or None when no run has the data.
+A run keeps its color and marker in every figure; the legends sit outside the
+axes. What a figure leaves out (a run without the data, a class without AP)
+is said in the figure. Each function returns the file name it wrote, or None
+when no run has the data (:data:`PLOT_NEEDS` says what that is).
 """
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
 matplotlib.use('Agg')  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .run_records import RunRecord  # noqa: E402
 from .summary import metric_value  # noqa: E402
 
 CURVE_METRICS = (('mAP', 'mAP'), ('mAP_tail', 'tail mAP'), ('CF1', 'CF1 at 0.5'),
                  ('OF1', 'OF1 at 0.5'))
+#: MeanAP's default ``group_bounds``: tail n < 20, medium 20 <= n <= 100, head n > 100
+DEFAULT_GROUP_BOUNDS = (20, 100)
+_MARKERS = ('o', 's', '^', 'D', 'v', 'P', 'X', '<', '>', '*')
+#: classes on the per-class axis above which only some ticks are labelled
+_MAX_LABELLED_CLASSES = 60
 
 
-def _colors(n: int):
-    return plt.get_cmap('tab10' if n <= 10 else 'tab20')(np.arange(n) % 20)
+def _styles(records: Sequence[RunRecord]) -> Dict[str, Tuple[tuple, str]]:
+    """Run name -> (color, marker), by the run's place among all runs, the same in every figure."""
+    colors = plt.get_cmap('tab10' if len(records) <= 10 else 'tab20')(
+        np.arange(len(records)) % 20)
+    return {r.name: (tuple(c), _MARKERS[i % len(_MARKERS)])
+            for i, (r, c) in enumerate(zip(records, colors))}
+
+
+def _legend_outside(ax_or_fig, handles=None, labels=None, **kwargs):
+    """A legend right of the axes (or of the figure's panels), one column up to 16 entries."""
+    if handles is None:
+        handles, labels = ax_or_fig.get_legend_handles_labels()
+    kwargs = dict(dict(loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0,
+                       fontsize=8, ncol=1 if len(handles) <= 16 else 2), **kwargs)
+    return ax_or_fig.legend(handles, labels, **kwargs)
+
+
+def _note(fig, lines: Sequence[str]) -> None:
+    """Small grey text under the axes: what the figure leaves out, and why."""
+    if lines:
+        fig.text(0.01, -0.01, '\n'.join(lines), ha='left', va='top', fontsize=8, color='0.35',
+                 wrap=True)
+
+
+def _left_out(names: Sequence[str], why: str) -> List[str]:
+    """A note naming the runs a figure leaves out (none: no note)."""
+    if not names:
+        return []
+    return [f'not shown ({why}): {", ".join(names)}']
 
 
 def _save(fig, out_dir: str, name: str) -> str:
-    fig.tight_layout()
-    fig.savefig(osp.join(out_dir, name), dpi=110)
+    """Write ``name`` with everything drawn outside the axes (legends, notes) included."""
+    fig.savefig(osp.join(out_dir, name), dpi=110, bbox_inches='tight', pad_inches=0.15,
+                facecolor='white')
     plt.close(fig)
     return name
 
 
+def step_unit(record: RunRecord) -> Optional[str]:
+    """``epoch`` or ``iteration``: what the steps of a run's validations count; None if unknown.
+
+    From the config's training loop, else the per-class report's tag
+    (``val_epoch_<n>`` / ``val_iter_<n>``), else the training log (an
+    epoch-based loop logs the epoch of each step).
+    """
+    train_cfg = (record.config.get('train_cfg') or {}) if record.config is not None else {}
+    loop = str(train_cfg.get('type', ''))
+    if 'IterBased' in loop or train_cfg.get('by_epoch') is False or (
+            'max_iters' in train_cfg and 'max_epochs' not in train_cfg):
+        return 'iteration'
+    if 'EpochBased' in loop or train_cfg.get('by_epoch') is True or 'max_epochs' in train_cfg:
+        return 'epoch'
+    if record.per_class_source.startswith('val_iter_'):
+        return 'iteration'
+    if record.per_class_source.startswith('val_epoch_'):
+        return 'epoch'
+    if record.train_loss:
+        return 'epoch' if any(e is not None for e, _, _ in record.train_loss) else 'iteration'
+    return None
+
+
+def _run_length(record: RunRecord) -> float:
+    """A run's planned epochs (iterations): ``max_epochs`` (``max_iters``), else its last step."""
+    train_cfg = (record.config.get('train_cfg') or {}) if record.config is not None else {}
+    planned = train_cfg.get('max_iters' if step_unit(record) == 'iteration' else 'max_epochs')
+    return float(planned) if planned else float(max(record.val))
+
+
 def plot_curves(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
-    """Validation metrics per epoch, a line per run."""
-    if not any(r.val for r in records):
+    """Validation metrics per epoch (or iteration), a line per run, one legend for the panels.
+
+    Runs by epoch and runs by iteration together are drawn against their
+    progress (percent of the run's planned epochs or iterations) instead.
+    """
+    shown = [r for r in records if r.val]
+    if not shown:
         return None
+    styles = _styles(records)
+    units = {r.name: step_unit(r) for r in shown}
+    known = {u for u in units.values() if u}
+    mixed = len(known) > 1
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for record, color in zip(records, _colors(len(records))):
-        epochs = sorted(record.val)
+    handles, labels = [], []
+    for record in shown:
+        color, marker = styles[record.name]
+        steps = sorted(record.val)
+        scale = 100 / _run_length(record) if mixed else 1
+        line = None
         for ax, (metric, _) in zip(axes.flat, CURVE_METRICS):
-            points = [(e, metric_value(record.val[e], metric, 'val')) for e in epochs]
-            points = [(e, v) for e, v in points if v is not None]
+            points = [(s * scale, metric_value(record.val[s], metric, 'val')) for s in steps]
+            points = [(s, v) for s, v in points if v is not None]
             if points:
-                ax.plot(*zip(*points), marker='o', ms=3, color=color, label=record.name)
-    for ax, (_, title) in zip(axes.flat, CURVE_METRICS):
+                line, = ax.plot(*zip(*points), marker=marker, ms=4, lw=1.2, color=color)
+        if line is not None:
+            unit = f' (by {units[record.name] or "unknown step"})' if mixed else ''
+            handles.append(line)
+            labels.append(record.name + unit)
+    for ax, (metric, title) in zip(axes.flat, CURVE_METRICS):
         ax.set_title(f'validation {title}')
+        ax.set_ylabel('%')
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if not ax.lines:
+            ax.text(0.5, 0.5, f'no run logged {metric}', transform=ax.transAxes, ha='center',
+                    va='center', color='0.4')
+            ax.set_yticks([])
+    xlabel = ("training progress (% of each run's epochs or iterations)" if mixed else
+              known.pop() if known else 'evaluation step (epoch or iteration)')
     for ax in axes[1]:
-        ax.set_xlabel('epoch')
-    axes[0, 0].legend(fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.tick_params(labelbottom=True)
+    fig.tight_layout()
+    _legend_outside(fig, handles, labels, bbox_to_anchor=(1.0, 0.97))
+    _note(fig, _left_out([r.name for r in records if not r.val], 'no validation metrics'))
     return _save(fig, out_dir, 'curves.png')
 
 
@@ -74,6 +171,7 @@ def plot_precision_recall(records: Sequence[RunRecord], out_dir: str) -> Optiona
     points = [(r, p) for r, p in points if p is not None]
     if not points:
         return None
+    styles = _styles(records)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     recall = np.linspace(0.01, 100, 400)
     for f1 in (20, 40, 60, 80):
@@ -81,39 +179,137 @@ def plot_precision_recall(records: Sequence[RunRecord], out_dir: str) -> Optiona
             precision = f1 * recall / (2 * recall - f1)
         keep = (precision > 0) & (precision <= 100)
         ax.plot(recall[keep], precision[keep], color='0.85', lw=0.8, zorder=0)
-        ax.annotate(f'F1={f1}', (recall[keep][-1], precision[keep][-1]), fontsize=7, color='0.6')
-    for (record, (fixed, tuned, split)), color in zip(points, _colors(len(points))):
-        ax.scatter(*fixed, color=color, s=40, label=record.name, zorder=3)
+        ax.annotate(f'F1={f1}', (recall[keep][-1], precision[keep][-1]), fontsize=7, color='0.5',
+                    xytext=(-2, 3), textcoords='offset points', ha='right', va='bottom',
+                    bbox=dict(fc='white', ec='none', pad=0.5))
+    any_tuned = False
+    for record, (fixed, tuned, _) in points:
+        color, marker = styles[record.name]
+        label = record.name if tuned is not None else f'{record.name} (no tuned thresholds)'
+        ax.scatter(*fixed, color=color, marker=marker, s=45, label=label, zorder=3)
         if tuned is not None:
-            ax.scatter(*tuned, facecolors='none', edgecolors=color, s=60, zorder=3)
+            any_tuned = True
+            ax.scatter(*tuned, facecolors='none', edgecolors=color, marker=marker, s=70,
+                       linewidths=1.3, zorder=3)
             ax.annotate('', tuned, fixed, arrowprops=dict(arrowstyle='->', color=color, lw=0.8))
     splits = sorted({p[2] for _, p in points})
+    how = 'filled: threshold 0.5; open: tuned thresholds' if any_tuned else 'at threshold 0.5'
     ax.set(xlim=(0, 100), ylim=(0, 100), xlabel='CR (%)', ylabel='CP (%)',
-           title=f'Precision / recall ({" and ".join(splits)}): filled at 0.5, open at '
-           'tuned thresholds')
+           title=f'Precision / recall ({" and ".join(splits)})\n{how}')
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc='lower left')
+    fig.tight_layout()  # the axes keep their size: the legend widens the image
+    _legend_outside(ax)
+    _note(fig, _left_out([r.name for r in records if _pr_points(r) is None], 'no CP / CR'))
     return _save(fig, out_dir, 'precision_recall.png')
 
 
+def _group_bounds(records: Sequence[RunRecord]) -> Optional[Tuple[float, float]]:
+    """``MeanAP``'s ``group_bounds`` in the runs' configs (default where unset); None if differing.
+
+    Looks in ``test_evaluator`` and ``val_evaluator`` (a dict or a list of dicts).
+    """
+    found = set()
+    for record in records:
+        cfg = record.config
+        if cfg is None:
+            continue
+        for key in ('test_evaluator', 'val_evaluator'):
+            evaluators = cfg.get(key) or []
+            evaluators = [evaluators] if isinstance(evaluators, dict) else evaluators
+            for metric in evaluators:
+                if isinstance(metric, dict) and str(metric.get('type', '')).endswith('MeanAP'):
+                    found.add(tuple(metric.get('group_bounds', DEFAULT_GROUP_BOUNDS)))
+    if len(found) > 1:
+        return None
+    return found.pop() if found else DEFAULT_GROUP_BOUNDS
+
+
+def _class_order(usable: Sequence[RunRecord]) -> List[Tuple[str, Optional[int]]]:
+    """(class name, training images) of every class with an AP in some run, most images first."""
+    rows = [row for record in usable for row in record.per_class]
+    counts: Dict[str, Optional[int]] = {
+        str(row.get('class_name')): None for row in rows if row.get('ap') is not None}
+    for row in rows:  # a run without counts takes them from another run
+        name = str(row.get('class_name'))
+        if name in counts and counts[name] is None:
+            counts[name] = row.get('train_count')
+    unknown = [n for n, c in counts.items() if c is None]
+    known = sorted((n for n, c in counts.items() if c is not None), key=lambda n: -counts[n])
+    return [(n, counts[n]) for n in known + unknown]
+
+
+def _mark_groups(ax, classes: Sequence[Tuple[str, Optional[int]]],
+                 bounds: Tuple[float, float]) -> None:
+    """Dashed lines between head, medium and tail classes, and the groups named on top."""
+    low, high = bounds
+    group = ['?' if c is None else 'head' if c > high else 'tail' if c < low else 'medium'
+             for _, c in classes]
+    start = 0
+    for i in range(1, len(group) + 1):
+        if i == len(group) or group[i] != group[start]:
+            if group[start] != '?':
+                ax.text((start + i - 1) / 2, 1.01, group[start], transform=ax.get_xaxis_transform(),
+                        ha='center', va='bottom', fontsize=8, color='0.3')
+            if i < len(group):
+                ax.axvline(i - 0.5, color='0.5', ls='--', lw=0.8)
+            start = i
+
+
 def plot_per_class_ap(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
-    """Per-class AP against training images per class, a series per run."""
-    usable = [r for r in records if r.per_class and all(
-        row.get('train_count') is not None and row.get('ap') is not None for row in r.per_class)]
+    """A dot plot of per-class AP, classes sorted by training images, a marker per run.
+
+    A class with no AP (no positive in the evaluated set: ``ap`` is null in the
+    per-class report) has no dot; how many there are is said in the title (and
+    in a run's legend entry when runs differ). A class with no AP in any run is
+    left off the axis.
+    """
+    usable = [r for r in records if any(row.get('ap') is not None for row in r.per_class)]
     if not usable:
         return None
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for record, color in zip(usable, _colors(len(usable))):
-        counts = np.array([row['train_count'] for row in record.per_class], dtype=float)
-        ap = np.array([row['ap'] for row in record.per_class], dtype=float)
-        order = np.argsort(counts, kind='stable')
-        ax.plot(counts[order], ap[order], marker='o', ms=3, lw=1, color=color,
-                label=f'{record.name} ({record.per_class_source})')
-    ax.set_xscale('log')
-    ax.set(xlabel='training images of the class (log)', ylabel='AP (%)',
-           title='Per-class AP against training frequency')
-    ax.grid(alpha=0.3, which='both')
-    ax.legend(fontsize=7)
+    styles = _styles(records)
+    classes = _class_order(usable)
+    position = {name: i for i, (name, _) in enumerate(classes)}
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(min(24, max(9, 0.28 * n + 4)), 5.5))
+    width = 0.7 if len(usable) > 1 else 0.0
+    offsets = np.linspace(-width / 2, width / 2, len(usable)) if len(usable) > 1 else [0.0]
+    no_ap = {r.name: sum(row.get('ap') is None for row in r.per_class) for r in usable}
+    same_missing = len(set(no_ap.values())) == 1
+    sources = {r.per_class_source for r in usable}
+    for record, offset in zip(usable, offsets):
+        color, marker = styles[record.name]
+        rows = [row for row in record.per_class if row.get('ap') is not None]
+        x = [position[str(row.get('class_name'))] + offset for row in rows]
+        said = [] if len(sources) == 1 else [record.per_class_source]
+        if no_ap[record.name] and not same_missing:
+            said.append(f'{no_ap[record.name]} of {len(record.per_class)} classes without AP')
+        label = f'{record.name} ({"; ".join(said)})' if said else record.name
+        ax.scatter(x, [row['ap'] for row in rows], color=color, marker=marker, s=28, alpha=0.85,
+                   label=label, zorder=3)
+    for i in range(1, n, 2):  # a band every other class, to tell the columns apart
+        ax.axvspan(i - 0.5, i + 0.5, color='0.95', zorder=0)
+    bounds = _group_bounds(usable)
+    if bounds is not None and any(c is not None for _, c in classes):
+        _mark_groups(ax, classes, bounds)
+    labels = [f'{name} ({"?" if count is None else count})' for name, count in classes]
+    step = 1 if n <= _MAX_LABELLED_CLASSES else int(np.ceil(n / _MAX_LABELLED_CLASSES))
+    ax.set_xticks(range(0, n, step), labels[::step], rotation=90, fontsize=7)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(-2, 102)
+    source = f' ({sources.pop()} report)' if len(sources) == 1 else ''
+    title = f'Per-class AP{source}, classes by training images (most first)'
+    if any(no_ap.values()):
+        counted = max(len(r.per_class) for r in usable)
+        many = (str(max(no_ap.values())) if same_missing else
+                f'{min(no_ap.values())} to {max(no_ap.values())}')
+        title += (f'\n{many} of {counted} classes have no AP (no positive in the evaluated set): '
+                  'no dot' + ('' if same_missing else ', see the legend'))
+    ax.set(xlabel='class (training images)', ylabel='AP (%)')
+    ax.set_title(title, pad=16)
+    ax.grid(alpha=0.3, axis='y')
+    fig.tight_layout()
+    _legend_outside(ax)
+    _note(fig, _left_out([r.name for r in records if r not in usable], 'no per-class AP'))
     return _save(fig, out_dir, 'per_class_ap.png')
 
 
@@ -121,7 +317,8 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     """Head / medium / tail mAP per run (test, else last validation); the groups a run has.
 
     A group with no class in it (a small training set may have no head class)
-    has no bar, and the axis says which groups no run has.
+    has no bar, and the axis says which groups no run has. The groups' bounds
+    come from the configs' ``MeanAP`` (its default where unset), when the runs agree.
     """
     groups = ('mAP_head', 'mAP_medium', 'mAP_tail')
     bars = []
@@ -132,25 +329,42 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
             bars.append((record.name, row))
     if not bars:
         return None
-    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(bars) + 3), 5))
+    styles = _styles(records)
+    fig, ax = plt.subplots(figsize=(max(7, 0.5 * len(bars) + 5), 5))
     x = np.arange(len(groups))
     width = 0.8 / len(bars)
-    for i, ((name, row), color) in enumerate(zip(bars, _colors(len(bars)))):
+    for i, (name, row) in enumerate(bars):
         present = [j for j, v in enumerate(row) if v is not None]
         ax.bar(x[present] + (i - (len(bars) - 1) / 2) * width, [row[j] for j in present], width,
-               color=color, label=name)
-    labels = [g if any(row[j] is not None for _, row in bars) else f'{g}\n(no class)'
-              for j, g in enumerate(('head', 'medium', 'tail'))]
+               color=styles[name][0], label=name)
+    bounds = _group_bounds(records)
+    rules = ('', '', '') if bounds is None else (
+        f' (> {bounds[1]:g})', f' ({bounds[0]:g} to {bounds[1]:g})', f' (< {bounds[0]:g})')
+    labels = [g + rule + ('' if any(row[j] is not None for _, row in bars) else '\n(no class)')
+              for j, (g, rule) in enumerate(zip(('head', 'medium', 'tail'), rules))]
     ax.set_xticks(x, labels)
-    ax.set(ylabel='mAP (%)', title='mAP by class frequency group', ylim=(0, 100))
+    ax.set(ylabel='mAP (%)', title='mAP by class frequency group', ylim=(0, 100),
+           xlabel='group (training images per class)' if bounds else 'group')
     ax.grid(alpha=0.3, axis='y')
-    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    _legend_outside(ax)
+    shown = {name for name, _ in bars}
+    _note(fig, _left_out([r.name for r in records if r.name not in shown],
+                         'no head / medium / tail mAP'))
     return _save(fig, out_dir, 'group_map.png')
 
 
 #: every figure, by file name
 PLOTS = {'curves.png': plot_curves, 'precision_recall.png': plot_precision_recall,
          'per_class_ap.png': plot_per_class_ap, 'group_map.png': plot_group_map}
+
+#: what a figure needs from at least one run, said when no run has it
+PLOT_NEEDS = {
+    'curves.png': 'validation metrics (scalars.json)',
+    'precision_recall.png': 'CP and CR (MultiLabelPRF)',
+    'per_class_ap.png': 'a per-class report with an AP (MeanAP, per_class/*.json)',
+    'group_map.png': 'head / medium / tail mAP (MeanAP with training class counts)',
+}
 
 
 def plot_all(records: Sequence[RunRecord], out_dir: str) -> List[str]:

@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from rich.console import Console
 
-from .plots import PLOTS, plot_all
+from .plots import PLOT_NEEDS, PLOTS, plot_all
 from .run_records import RunRecord, is_run_dir, read_run
 from .summary import SUMMARY_CSV, SUMMARY_MD, rich_table, summary_row, write_csv, write_markdown
 
@@ -88,12 +88,13 @@ def compare_runs(paths: Sequence[str], out_dir: str,
     if console is not None:
         for note in notes:
             console.print(f'[yellow]{note}[/]')
-        console.print(rich_table(rows))
+        console.print(rich_table(rows, width=console.width))  # names whole at any width
         for row in rows:
             if row['missing']:
                 console.print(f'[yellow]{row["run"]}[/]: {row["missing"]}')
         console.print(f'Report: {out_dir}/{SUMMARY_CSV}, {SUMMARY_MD}, {", ".join(plots)}')
-        left_out = [name for name in PLOTS if name not in plots]
-        if left_out:
-            console.print(f'[yellow]No run has the data for[/] {", ".join(left_out)}')
+        for name in PLOTS:
+            if name not in plots:
+                console.print(f'[yellow]No {name}[/]: no run has {PLOT_NEEDS[name]}',
+                              highlight=False)
     return Comparison(records, rows, out_dir, plots, notes)

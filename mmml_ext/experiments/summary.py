@@ -13,10 +13,15 @@ validation data (optimistic); ``*_valtuned`` keys are test numbers at those
 validation-tuned thresholds (honest).
 """
 import csv
+import io
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from ..evaluation.prf_metrics import VALTUNED_SUFFIX
 from ..evaluation.threshold_tuning import TUNED_SUFFIX
@@ -38,10 +43,15 @@ TABLE_COLUMNS = (('mAP', 'mAP'), ('head', 'mAP_head'), ('medium', 'mAP_medium'),
                  ('OR', 'OR'), ('OF1', 'OF1'), ('CF1 top3', 'CF1_top3'),
                  ('OF1 top3', 'OF1_top3'), ('subset acc', 'subset_accuracy'),
                  ('CF1 tuned', 'CF1_tuned'), ('OF1 tuned', 'OF1_tuned'))
-#: the terminal table, narrower
+#: the terminal table, narrower: (column title, metric), in the order shown
 TERMINAL_COLUMNS = (('mAP', 'mAP'), ('head', 'mAP_head'), ('med.', 'mAP_medium'),
                     ('tail', 'mAP_tail'), ('CP', 'CP'), ('CR', 'CR'), ('CF1', 'CF1'),
                     ('OF1', 'OF1'), ('CF1 tun.', 'CF1_tuned'), ('OF1 tun.', 'OF1_tuned'))
+#: the terminal metrics, most important first: a narrow console shows the first ones
+TERMINAL_PRIORITY = ('mAP', 'mAP_tail', 'CF1', 'OF1', 'CF1_tuned', 'mAP_head', 'mAP_medium',
+                     'CP', 'CR', 'OF1_tuned')
+#: fewer metrics than this beside the run names: one block per run instead of a table
+MIN_TERMINAL_COLUMNS = 3
 _IGNORED_PARAMS = ('type', 'loss_weight', 'reduction', 'use_sigmoid')
 
 
@@ -175,14 +185,67 @@ def main_split(rows: Sequence[dict]) -> str:
     return 'test' if any(row['test_mAP'] != '' for row in rows) else 'last'
 
 
-def rich_table(rows: Sequence[dict], split: Optional[str] = None) -> Table:
-    split = split or main_split(rows)
-    title = dict(test='test', last='last validation', best='best-mAP validation')[split]
-    table = Table(title=f'Runs compared ({title}, percent; all columns in summary.md)')
-    table.add_column('run', overflow='fold')
-    for title_, _ in TERMINAL_COLUMNS:
+def _fits(table: Table, width: int) -> bool:
+    """Whether ``table`` renders at its natural width (nothing squeezed) in ``width`` columns."""
+    wide = Console(width=10 * width, file=io.StringIO(), color_system=None)  # not clamped
+    return Measurement.get(wide, wide.options, table).maximum <= width
+
+
+def _horizontal_table(rows: Sequence[dict], split: str, shown: Sequence[Tuple[str, str]],
+                      title: str) -> Table:
+    """One line per run: the whole name, then the ``shown`` (title, metric) columns."""
+    left_out = [title_ for title_, metric in TERMINAL_COLUMNS if (title_, metric) not in shown]
+    caption = f'not shown at this width: {", ".join(left_out)}' if left_out else None
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column('run', no_wrap=True)
+    for title_, _ in shown:
         table.add_column(title_, justify='right', no_wrap=True)
     for row in rows:
-        table.add_row(row['run'], *(_cell(row[f'{split}_{metric}'])
-                                    for _, metric in TERMINAL_COLUMNS))
+        table.add_row(row['run'], *(_cell(row[f'{split}_{metric}']) for _, metric in shown))
     return table
+
+
+def _vertical_blocks(rows: Sequence[dict], split: str, title: str, width: int) -> Group:
+    """One block per run: its name on a line, then ``title value`` pairs packed to ``width``."""
+    items = [[f'{t} {_cell(row[f"{split}_{m}"])}' for t, m in TERMINAL_COLUMNS] for row in rows]
+    cell = max(len(item) for run in items for item in run) + 3
+    per_line = max(1, (width - 2) // cell)
+    parts = [Text(title, style='italic', justify='left')]
+    for row, run in zip(rows, items):
+        parts.append(Text(row['run'], style='bold', overflow='fold', no_wrap=False))
+        for start in range(0, len(run), per_line):
+            line = ''.join(item.ljust(cell) for item in run[start:start + per_line])
+            parts.append(Text('  ' + line.rstrip(), no_wrap=True, overflow='crop'))
+    return Group(*parts)
+
+
+def rich_table(rows: Sequence[dict], split: Optional[str] = None,
+               width: int = 80) -> RenderableType:
+    """The terminal table of a comparison, laid out for a console ``width`` columns wide.
+
+    The run name is always shown whole, on one line. The metric columns
+    (:data:`TERMINAL_COLUMNS`) that fit beside it are shown, the least
+    important first left out (:data:`TERMINAL_PRIORITY`) and named in the
+    caption; when fewer than :data:`MIN_TERMINAL_COLUMNS` fit, the runs are
+    shown as blocks instead: the name on its own line, the metrics below it.
+
+    Args:
+        rows (Sequence[dict]): Rows of :func:`summary_row`.
+        split (str, optional): ``test``, ``last`` or ``best``. Defaults to
+            :func:`main_split`.
+        width (int): The console's width (``Console.width``; rich uses 80
+            when the output is piped). Defaults to 80.
+
+    Returns:
+        rich.console.RenderableType: A ``Table``, or a ``Group`` of run blocks.
+    """
+    split = split or main_split(rows)
+    name = dict(test='test', last='last validation', best='best-mAP validation')[split]
+    title = f'Runs compared ({name}, percent; all columns in summary.md)'
+    for count in range(len(TERMINAL_PRIORITY), MIN_TERMINAL_COLUMNS - 1, -1):
+        kept = set(TERMINAL_PRIORITY[:count])
+        shown = [(t, m) for t, m in TERMINAL_COLUMNS if m in kept]
+        table = _horizontal_table(rows, split, shown, title)
+        if _fits(table, width):
+            return table
+    return _vertical_blocks(rows, split, title, width)

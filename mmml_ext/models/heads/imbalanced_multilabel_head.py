@@ -27,6 +27,7 @@ from mmpretrain.models.heads import MultiLabelLinearClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...config_keys import refuse_unknown
 from ...functional import multilabel_predict
 from ...functional.balanced_losses import prior_logit_bias
 from ...functional.checks import check_thr, check_topk
@@ -77,7 +78,10 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                  thresholds: ThresholdSpec = None,
                  thr: Optional[float] = None,
                  topk: Optional[int] = None,
-                 init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01)):
+                 init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01),
+                 **unexpected):
+        refuse_unknown('ImbalancedMultiLabelHead', unexpected, 'num_classes, in_channels, loss, '
+                       'prior, class_counts, num_images, thresholds, thr, topk, init_cfg')
         check_thr(thr, name='thr')
         check_topk(topk, num_classes)
         if thresholds is not None and thr is not None:

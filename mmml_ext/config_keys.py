@@ -10,7 +10,12 @@ unknown keys and name them, their own arguments, and ``_delete_=True``.
 
 def refuse_unknown(owner: str, unexpected: dict, valid: str) -> None:
     """A ValueError for config keys ``owner`` does not take, as when a snippet is merged onto a
-    base config whose keys it inherits (mmengine merges dicts)."""
+    base config whose keys it inherits (mmengine merges dicts).
+
+    ``_delete_`` is left alone: mmengine keeps it in a dict that had nothing to
+    replace (a config without that key in its base), where it means nothing.
+    """
+    unexpected = {key: value for key, value in unexpected.items() if key != '_delete_'}
     if unexpected:
         raise ValueError(
             f'{owner} got {sorted(unexpected)}, which it does not take (its arguments: {valid}). '
