@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import cv2
-import mmpretrain
 import numpy as np
 import pytest
 import torch
@@ -25,8 +24,7 @@ from cli_helpers import REPO
 from mmml_ext.engine.cli import set_data_root
 from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
-MMPRETRAIN_BASES = Path(mmpretrain.__file__).parent / '.mim' / 'configs' / '_base_'
-BASES = [MMPRETRAIN_BASES / part for part in (
+BASES = [f'mmpretrain::_base_/{part}' for part in (  # as a user writes them
     'models/resnet18.py', 'datasets/voc_bs16.py', 'schedules/imagenet_bs256.py',
     'default_runtime.py')]
 DOCS = ['README.md', *sorted(str(p.relative_to(REPO)) for p in (REPO / 'docs').glob('*.md'))]
