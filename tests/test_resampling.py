@@ -169,6 +169,37 @@ def test_class_aware_sampler_skips_empty_classes_and_checks_args():
         ClassAwareSampler(ToyMultiLabel([[], []]), seed=0)
 
 
+def test_samplers_take_mmengines_sampler_keys_where_they_mean_something():
+    dataset = ToyMultiLabel([[0], [1], [1], [1], [1], [1], [1], [1], [1], [1]])
+    shuffled = RepeatFactorSampler(dataset, oversample_thr=0.4, seed=0, shuffle=True,
+                                   round_up=True)  # as merged from a base's DefaultSampler
+    in_order = RepeatFactorSampler(dataset, oversample_thr=0.4, seed=0, shuffle=False)
+    drawn = list(in_order)
+    assert drawn == sorted(drawn) and sorted(list(shuffled)) == drawn  # same draw, no shuffle
+    assert len(list(ClassAwareSampler(dataset, seed=0, shuffle=True, length=5))) == 5
+    with pytest.raises(ValueError, match='shuffle=False has no meaning'):
+        ClassAwareSampler(dataset, seed=0, shuffle=False)
+    with pytest.raises(ValueError, match='round_up=False is not supported'):
+        RepeatFactorSampler(dataset, oversample_thr=0.4, round_up=False)
+
+
+@pytest.mark.parametrize('build', [
+    lambda: RepeatFactorSampler(ToyMultiLabel([[0]]), oversample_thr=0.4, batch_size=2),
+    lambda: MultiLabelBalancedDataset(dict(type='LongTailedShapes', split='train'),
+                                      oversample_thr=0.1, data_root='data/VOC2007'),
+])
+def test_keys_inherited_from_a_base_are_named_with_the_remedy(build):
+    with pytest.raises(ValueError, match=r"got \['(batch_size|data_root)'\], which it does not "
+                                         r"take \(its arguments: .*_delete_=True"):
+        build()
+
+
+def test_a_leftover_delete_key_means_nothing():
+    dataset = MultiLabelBalancedDataset(dict(type='LongTailedShapes', split='train'),
+                                        oversample_thr=0.1, _delete_=True)
+    assert len(dataset) > 800
+
+
 def test_label_index_closed_form():
     index = LabelIndex.build(ToyMultiLabel([[3, 1, 3], [], [0]]))
     assert index.offsets.tolist() == [0, 2, 2, 3] and index.labels.tolist() == [1, 3, 0]
