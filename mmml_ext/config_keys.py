@@ -8,6 +8,12 @@ unknown keys and name them, their own arguments, and ``_delete_=True``.
 """
 
 
+def drop_leftover_delete(kwargs: dict) -> dict:
+    """``kwargs`` without ``_delete_``, which mmengine leaves in a dict that had no base to replace."""
+    kwargs.pop('_delete_', None)
+    return kwargs
+
+
 def refuse_unknown(owner: str, unexpected: dict, valid: str) -> None:
     """A ValueError for config keys ``owner`` does not take, as when a snippet is merged onto a
     base config whose keys it inherits (mmengine merges dicts).

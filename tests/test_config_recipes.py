@@ -42,6 +42,17 @@ def test_data_root_refuses_configs_it_cannot_be_right_for():
         set_data_root(cfg, '/datasets/x')
 
 
+def test_data_root_moves_the_datasets_a_tool_uses_and_names_those_it_cannot_move():
+    cfg = Config.fromfile(str(REPO / 'configs/voc/resnet50_voc-mlt_bce.py'))
+    set_data_root(cfg, '/datasets/VOC2007', ('test_dataloader', ))  # what tools/test.py moves
+    assert data_roots(cfg) == ['data/VOC2012', 'data/VOC2007', '/datasets/VOC2007']
+    cfg = Config.fromfile(str(REPO / 'configs/voc/resnet50_voc07_bce.py'))
+    cfg.val_dataloader.dataset = dict(type='LongTailedShapes', split='val')
+    with pytest.raises(SystemExit, match=r"datasets of \['val_dataloader \(LongTailedShapes\)'\] "
+                                         'have no data_root to set'):
+        set_data_root(cfg, '/datasets/VOC2007')
+
+
 def test_the_tools_read_the_data_root_flag(tmp_path):
     proc = run_tool('train.py', 'configs/voc/resnet50_voc07_bce.py', '--work-dir', tmp_path,
                     '--data-root', tmp_path / 'nowhere', '--cfg-options',

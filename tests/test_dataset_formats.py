@@ -139,10 +139,19 @@ def test_csv_columns_are_mapped_onto_the_classes_by_name(tmp_path):
         list_dataset(tmp_path, 'val.csv', CSV_TABLE, metainfo=dict(classes=['cat', 'dog, small']))
 
 
-def test_a_class_file_is_relative_to_data_root(tmp_path):
+def test_a_class_file_is_relative_to_data_root(tmp_path, monkeypatch):
     (tmp_path / 'classes.txt').write_text('person\ncat\ndog, small\n')
     dataset = list_dataset(tmp_path, 'val.csv', CSV_TABLE, classes='classes.txt')
     assert dataset.metainfo['classes'] == ('person', 'cat', 'dog, small')
+    # an older config's path from the working directory is still read (with a warning)
+    monkeypatch.chdir(tmp_path.parent)
+    old = f'{tmp_path.name}/classes.txt'
+    assert list_dataset(tmp_path, 'val.csv', CSV_TABLE, classes=old).metainfo['classes'][0] == \
+        'person'
+    with pytest.raises(FileNotFoundError, match=r"classes file .*missing.txt' does not exist "
+                                                r'\(a relative classes path is relative to '
+                                                'data_root'):
+        list_dataset(tmp_path, 'val.csv', CSV_TABLE, classes='missing.txt')
 
 
 def test_splits_with_other_classes_are_refused_by_the_run(tmp_path):

@@ -54,6 +54,9 @@ def test_prior_without_counts_names_the_keys():
     (dict(topk=(1, 5)), r'topk must be an int >= 1, got \(1, 5\)'),
     (dict(topk=4), r'topk=4 is larger than the number of classes \(3\)'),
     (dict(thr=1.5), r'thr must be a number in \[0, 1\]'),
+    (dict(loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+     r"softmax CrossEntropyLoss \(use_sigmoid=False\).*head=dict\(_delete_=True"),
+    (dict(data_root='x'), r"got \['data_root'\], which it does not take"),
 ])
 def test_bad_head_arguments(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -478,3 +478,16 @@ def test_classes_without_positives_follow_one_rule_in_every_class_mean():
             100 * skm.recall_score(y, tuned_pred, **kwargs))
     with pytest.raises(ValueError, match="absent_classes must be one of \\('exclude', 'include'\\)"):
         METRICS.build(dict(type='MeanAP', absent_classes='zero'))
+    with pytest.raises(ValueError, match="empty_as_zero=True is absent_classes='include'"):
+        METRICS.build(dict(type='MeanAP', empty_as_zero=True))
+
+
+def test_no_positive_at_all_gives_nan_class_means_and_no_tuned_keys(tmp_path):
+    samples = make_samples([[0.9, 0.1], [0.2, 0.6]], gt_scores=[[0, 0], [0, -1]])
+    result = evaluate([dict(type='MultiLabelPRF', items=('CP', 'CR', 'CF1', 'OP')),
+                       dict(type='TunedThresholdF1', out_dir=str(tmp_path))], samples)
+    assert all(np.isnan(result[f'multi-label/{k}']) for k in ('CP', 'CR', 'CF1'))
+    assert result['multi-label/OP'] == 0.0  # one false alarm, no hit: pooled numbers stay
+    assert not any('tuned' in key for key in result)  # nothing to tune; the run goes on
+    assert not (tmp_path / 'thresholds.json').exists()
+

@@ -367,3 +367,30 @@ def test_curves_of_epoch_and_iteration_runs_together_show_progress(tmp_path, cau
     assert list(by_epoch.get_xdata()) == [100 * 1 / EPOCHS, 100 * 2 / EPOCHS]
     assert list(by_iter.get_xdata()) == [25.0, 50.0]
     assert legend_texts(fig) == ['a_by_epoch (by epoch)', 'b_by_iter (by iteration)']
+
+
+def test_one_failing_plot_does_not_stop_the_others(tmp_path, monkeypatch):
+    from mmml_ext.experiments import plots
+    from mmml_ext.experiments.run_records import RunRecord
+
+    def broken(records, out_dir):
+        raise RuntimeError('a broken figure')
+
+    monkeypatch.setitem(plots.PLOTS, 'curves.png', broken)
+    record = RunRecord('run', str(tmp_path), val={1: {'multi-label/mAP': 50.0},
+                                                  2: {'multi-label/mAP': 60.0}})
+    failures = {}
+    written = plots.plot_all([record], str(tmp_path), failures)
+    assert failures == {'curves.png': 'RuntimeError: a broken figure'}
+    assert 'curves.png' not in written
+
+
+def test_step_unit_follows_how_mmengine_logged_the_metrics():
+    from mmengine.config import Config
+    from mmml_ext.experiments.plots import step_unit
+    from mmml_ext.experiments.run_records import RunRecord
+    by_iter = Config(dict(train_cfg=dict(by_epoch=True, max_epochs=3),
+                          default_hooks=dict(logger=dict(log_metric_by_epoch=False))))
+    by_epoch = Config(dict(train_cfg=dict(by_epoch=True, max_epochs=3)))
+    assert step_unit(RunRecord('a', '.', config=by_iter)) == 'iteration'
+    assert step_unit(RunRecord('b', '.', config=by_epoch)) == 'epoch'

@@ -223,3 +223,18 @@ def test_resampling_demo_configs_train(name, tmp_path):
                     'train_cfg.max_epochs=1', subset, 'train_dataloader.num_workers=0')
     assert 'Epoch(train) [1]' in proc.stdout + proc.stderr
     assert (tmp_path / 'epoch_1.pth').exists()
+
+
+def test_repeat_factor_sampler_in_order_cuts_and_pads_at_random_places():
+    dataset = ToyMultiLabel([[0]] + [[1]] * 15)  # r(0) = sqrt(1.6): the draw is 16 or 17 long
+    sampler = RepeatFactorSampler(dataset, oversample_thr=0.1, seed=0, shuffle=False)
+    epochs = []
+    for epoch in range(60):
+        sampler.set_epoch(epoch)
+        drawn = list(sampler)
+        assert drawn == sorted(drawn) and len(drawn) == sampler.epoch_length()
+        epochs.append(np.bincount(drawn, minlength=16))
+    counts = np.array(epochs)
+    # the image cut (or repeated) to fit the epoch is not always the same one
+    assert len({tuple(row) for row in counts}) > 3
+    assert counts[:, 1:].mean(axis=0).min() > 0.8  # no image of class 1 is starved

@@ -378,3 +378,16 @@ def test_splits_with_other_classes_stop_the_run_before_training(tmp_path, traine
     cfg.test_dataloader.dataset.metainfo = dict(classes=swapped)
     with pytest.raises(ValueError, match=r'the classes of the test set \(LongTailedShapes\)'):
         Runner.from_cfg(cfg).test()
+
+
+def test_a_checkpoint_without_statistics_is_checked_against_the_configs_training_set(
+        trained, tmp_path):
+    from mmml_ext.datasets import CLASS_NAMES
+    checkpoint = torch.load(trained.work_dir / 'epoch_1.pth')
+    del checkpoint['meta']['mmml_ext']  # as a checkpoint trained without the hook
+    torch.save(checkpoint, tmp_path / 'plain.pth')
+    swapped = list(CLASS_NAMES)[::-1]
+    cfg = small_config(tmp_path / 'test', load_from=str(tmp_path / 'plain.pth'))
+    cfg.test_dataloader.dataset.metainfo = dict(classes=swapped)
+    with pytest.raises(ValueError, match=r'the classes of the test set \(LongTailedShapes\)'):
+        Runner.from_cfg(cfg).test()

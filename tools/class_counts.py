@@ -35,7 +35,7 @@ def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.data_root:
-        set_data_root(cfg, args.data_root)
+        set_data_root(cfg, args.data_root, ('train_dataloader', ))
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.get('train_dataloader') is None:

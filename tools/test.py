@@ -53,7 +53,7 @@ def print_metrics(metrics: dict) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args, ('test_dataloader', ))
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True

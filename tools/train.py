@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args, ('train_dataloader', 'val_dataloader'))
 
     if args.amp:
         if not torch.cuda.is_available():

@@ -15,6 +15,8 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
+from ..config_keys import drop_leftover_delete
+
 
 def read_image_ids(path: str) -> List[Tuple[int, int]]:
     """``(line number, image id)`` of each id of a text file, one id a line.
@@ -81,6 +83,7 @@ class COCOMultiLabel(MultiLabelDataset):
 
     def __init__(self, data_root: str, ann_file: str, data_prefix: str = '',
                  skip_empty: bool = True, image_ids_file: Optional[str] = None, **kwargs):
+        drop_leftover_delete(kwargs)
         self.skip_empty = skip_empty
         self.image_ids_file = osp.join(data_root, image_ids_file) if image_ids_file else None
         path = osp.join(data_root, ann_file)

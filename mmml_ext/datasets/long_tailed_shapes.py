@@ -25,6 +25,8 @@ from mmengine.dataset import BaseDataset as MMEngineBaseDataset
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
+from ..config_keys import drop_leftover_delete
+
 from .shape_rendering import CLASS_NAMES, render_image
 
 SPLITS = ('train', 'val', 'test')
@@ -112,6 +114,7 @@ class LongTailedShapes(MultiLabelDataset):
                  seed: int = 0,
                  metainfo: Optional[dict] = None,
                  **kwargs):
+        drop_leftover_delete(kwargs)
         if split not in SPLITS:
             raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
         for name, value in (('num_train', num_train), ('num_eval', num_eval),

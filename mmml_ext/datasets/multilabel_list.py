@@ -12,15 +12,19 @@ the class docstring and in ``docs/datasets.md``.
 import csv
 import difflib
 import io
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.fileio import get_text, join_path
+from mmengine.logging import print_log
 from mmengine.utils import is_abs
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.datasets.base_dataset import expanduser
 from mmpretrain.registry import DATASETS
+
+from ..config_keys import drop_leftover_delete
 
 FORMATS = ('auto', 'list', 'csv')
 _CELL_VALUES = ('1', '0', '-1')
@@ -113,7 +117,7 @@ class MultiLabelListDataset(MultiLabelDataset):
             ``data_root``; image paths in the file are relative to it.
             Defaults to ''.
         classes (str | Sequence[str], optional): Class names, or the path of
-            a file with one name per line (mmpretrain's ``classes``; a
+            a file with one name per line (as mmpretrain's ``classes``, but a
             relative path is relative to ``data_root``, as ``ann_file``).
             Required for a text list; for a CSV table, the columns are
             mapped onto them by name.
@@ -145,6 +149,7 @@ class MultiLabelListDataset(MultiLabelDataset):
                  allow_empty: bool = True,
                  check_images: bool = True,
                  **kwargs):
+        drop_leftover_delete(kwargs)
         if ann_format not in FORMATS:
             raise ValueError(f'ann_format must be one of {FORMATS}, got {ann_format!r}')
         if not ann_file:
@@ -159,9 +164,7 @@ class MultiLabelListDataset(MultiLabelDataset):
         self.check_images = check_images
 
         if isinstance(classes, str):  # a file of names: relative to data_root, as ann_file
-            classes = expanduser(classes)
-            if data_root and not is_abs(classes):
-                classes = join_path(data_root, classes)
+            classes = self._class_file(expanduser(classes), data_root)
         metainfo = self._compat_classes(metainfo, classes)
         given = metainfo.get('classes')
         if given is not None:
@@ -187,6 +190,25 @@ class MultiLabelListDataset(MultiLabelDataset):
             metainfo = dict(metainfo, classes=given)
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
                          metainfo=metainfo, **kwargs)
+
+    @staticmethod
+    def _class_file(classes: str, data_root: str) -> str:
+        """A relative class file is looked up in ``data_root``; a path that exists only from
+        the working directory (mmpretrain's rule, older configs) is taken with a warning."""
+        if not data_root or is_abs(classes):
+            return classes
+        joined = join_path(data_root, classes)
+        if osp.isfile(joined) or not osp.isfile(classes):
+            if not osp.isfile(joined):
+                raise FileNotFoundError(
+                    f'classes file {joined!r} does not exist (a relative classes path is '
+                    f'relative to data_root {data_root!r}, as ann_file)')
+            return joined
+        print_log(f'MultiLabelListDataset: classes={classes!r} is read from the working '
+                  f'directory; a relative classes path is relative to data_root: write '
+                  f'classes={osp.relpath(classes, data_root)!r}', logger='current',
+                  level=logging.WARNING)
+        return classes
 
     # ------------------------------------------------------------------ CSV
     @staticmethod

@@ -114,8 +114,13 @@ class RepeatFactorSampler(_EpochSampler):
         copies = (whole + (rng.random(len(self.factors)) < self.factors - whole)).astype(np.int64)
         indices = np.repeat(np.arange(len(self.factors)), copies)
         if self.shuffle:
-            indices = rng.permutation(indices)
-        return np.resize(indices, self.epoch_length())
+            return np.resize(rng.permutation(indices), self.epoch_length())
+        # in dataset order: the draws cut or repeated to fit the epoch are chosen at random
+        length = self.epoch_length()
+        if len(indices) >= length:
+            return indices[np.sort(rng.choice(len(indices), length, replace=False))]
+        extra = rng.choice(len(indices), length - len(indices))
+        return np.sort(np.concatenate([indices, indices[extra]]))
 
 
 @DATA_SAMPLERS.register_module()

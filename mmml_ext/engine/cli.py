@@ -7,7 +7,7 @@ Runner is built in one place, after the CPU-distributed setup.
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
@@ -38,14 +38,20 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help=argparse.SUPPRESS)
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    """Read ``args.config`` and apply the shared flags to it."""
+def load_config(args: argparse.Namespace,
+                data_loaders: Sequence[str] = ('train_dataloader', 'val_dataloader',
+                                               'test_dataloader')) -> Config:
+    """Read ``args.config`` and apply the shared flags to it.
+
+    ``data_loaders``: the dataloaders the tool uses, whose datasets
+    ``--data-root`` moves.
+    """
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if getattr(args, 'data_root', None):
-        set_data_root(cfg, args.data_root)
+        set_data_root(cfg, args.data_root, data_loaders)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -69,22 +75,40 @@ def _with_data_root(dataset) -> list:
     return found
 
 
-def set_data_root(cfg: Config, root: str) -> None:
-    """Set ``data_root`` of every dataset of the config's dataloaders to ``root``.
+def _leaves(dataset) -> list:
+    """The dataset configs under ``dataset`` (through wrappers) that wrap nothing."""
+    if not isinstance(dataset, dict):
+        return []
+    if isinstance(dataset.get('dataset'), dict) or dataset.get('datasets'):
+        return _leaves(dataset.get('dataset')) + [
+            leaf for part in dataset.get('datasets') or [] for leaf in _leaves(part)]
+    return [dataset]
+
+
+def set_data_root(cfg: Config, root: str, data_loaders: Sequence[str] = DATALOADERS) -> None:
+    """Set ``data_root`` of every dataset of the ``data_loaders`` to ``root``.
 
     A config's ``data_root`` variable is expanded when the config is read, so
     ``--cfg-options data_root=DIR`` reaches no dataset; this sets the datasets'
-    own keys. The paths of a dataset (``ann_file``, ``data_prefix``, a class
-    file) are relative to its ``data_root`` and follow it.
+    own keys. The paths of a dataset (``ann_file``, ``data_prefix``, and a
+    ``MultiLabelListDataset``'s class file) are relative to its ``data_root``
+    and follow it.
 
     Raises:
-        SystemExit: No dataset takes a ``data_root``, or the datasets read
-            different roots (one ``root`` cannot be right for all of them).
+        SystemExit: No dataset takes a ``data_root``, a dataset of those
+            loaders has none (its paths would stay where they are), or the
+            datasets read different roots (one ``root`` cannot be right for
+            all of them).
     """
-    datasets = [d for field in DATALOADERS for d in _with_data_root(
-        (cfg.get(field) or {}).get('dataset'))]
+    loaders = [(field, (cfg.get(field) or {}).get('dataset')) for field in data_loaders]
+    datasets = [d for _, dataset in loaders for d in _with_data_root(dataset)]
     if not datasets:
         raise SystemExit('--data-root: no dataset of the config takes a data_root')
+    without = sorted({f'{field} ({leaf.get("type")})' for field, dataset in loaders
+                      for leaf in _leaves(dataset) if 'data_root' not in leaf})
+    if without:
+        raise SystemExit(f'--data-root: the datasets of {without} have no data_root to set; '
+                         'give their paths with --cfg-options instead')
     roots = sorted({str(d['data_root']) for d in datasets})
     if len(roots) > 1:
         raise SystemExit(f'--data-root: the datasets of the config read different roots {roots}; '

@@ -147,14 +147,15 @@ class RunFactsHook(Hook):
 
     def _begin(self, runner, split: str, evaluator) -> None:
         metrics = _multilabel_metrics(evaluator)
-        if self.class_stats is not None:
+        stats = self._stats_for_evaluation(runner, metrics)
+        if stats is not None:
             loop = runner.val_loop if split == 'val' else runner.test_loop
-            _check_split_classes(self.class_stats, split, loop.dataloader.dataset)
+            _check_split_classes(stats, split, loop.dataloader.dataset)
         by_epoch = not (self.training and isinstance(runner.train_loop, IterBasedTrainLoop))
         context = EvalContext(
             tag=eval_outputs.eval_tag(split, by_epoch, runner.epoch, runner.iter),
             work_dir=runner.work_dir, iteration=runner.iter,
-            class_stats=self._stats_for_evaluation(runner, metrics),
+            class_stats=stats,
             # the weights under evaluation are a checkpoint's only when not training
             tuned_thresholds=None if self.training else self.loaded_thresholds)
         for metric in metrics:

@@ -75,7 +75,12 @@ class MeanAP(BaseMultiLabelMetric):
                  absent_classes: str = 'exclude',
                  report: bool = True,
                  report_thr: float = 0.5,
+                 empty_as_zero: Optional[bool] = None,
                  **kwargs):
+        if empty_as_zero is not None:
+            raise ValueError("MeanAP's empty_as_zero is now absent_classes, one rule for every "
+                             "class mean: empty_as_zero=True is absent_classes='include', False "
+                             "is absent_classes='exclude' (the default)")
         super().__init__(items=items, **kwargs)
         if (len(group_bounds) != 2 or not 0 <= group_bounds[0] <= group_bounds[1]):
             raise ValueError(f'group_bounds must be (low, high) with 0 <= low <= high, '
@@ -106,7 +111,7 @@ class MeanAP(BaseMultiLabelMetric):
         names = self.class_names
         result = {}
         if 'mAP' in self.items:
-            result['mAP'] = 100 * mean_average_precision(ap, names, include)
+            result['mAP'] = 100 * mean_average_precision(ap, names, include, warn=False)
         stats = self.train_class_stats()
         if stats is not None:
             stats.check_num_classes(len(ap), type(self).__name__)
@@ -121,7 +126,8 @@ class MeanAP(BaseMultiLabelMetric):
                 mask = groups[item[len('mAP_'):]]
                 if bool(mask.any()):
                     members = [names[i] for i in mask.nonzero().flatten()] if names else None
-                    result[item] = 100 * mean_average_precision(ap[mask], members, include)
+                    result[item] = 100 * mean_average_precision(ap[mask], members, include,
+                                                                warn=False)
         if self.report:
             self.write_report(rows, ap, counts)
         return result

@@ -71,8 +71,10 @@ class TunedThresholdF1(BaseMultiLabelMetric):
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         scores, target = self.scores_and_target(rows)
         thr_global, _ = global_best_threshold(scores, target)
-        if math.isnan(thr_global):
-            raise ValueError('no positive label in the evaluated data: no threshold to tune')
+        if math.isnan(thr_global):  # a split without positives: nothing to tune, run goes on
+            self.warn_once('no_positive', 'no positive label in the evaluated data: no '
+                           'threshold to tune; its keys are left out')
+            return {}
         thr_class, _ = per_class_best_thresholds(scores, target)
         context = self.context
         tuned = TunedThresholds.from_tensors(thr_global, thr_class,

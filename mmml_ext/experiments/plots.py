@@ -79,10 +79,17 @@ def _save(fig, out_dir: str, name: str) -> str:
 def step_unit(record: RunRecord) -> Optional[str]:
     """``epoch`` or ``iteration``: what the steps of a run's validations count; None if unknown.
 
-    From the config's training loop, else the per-class report's tag
-    (``val_epoch_<n>`` / ``val_iter_<n>``), else the training log (an
+    mmengine's ``LoggerHook`` logs validation metrics at the epoch unless
+    ``log_metric_by_epoch=False`` (then at the iteration), so the config's
+    logger decides first; then its training loop, else the per-class report's
+    tag (``val_epoch_<n>`` / ``val_iter_<n>``), else the training log (an
     epoch-based loop logs the epoch of each step).
     """
+    logger = {}
+    if record.config is not None:
+        logger = (record.config.get('default_hooks') or {}).get('logger') or {}
+    if logger.get('log_metric_by_epoch') is False:
+        return 'iteration'
     train_cfg = (record.config.get('train_cfg') or {}) if record.config is not None else {}
     loop = str(train_cfg.get('type', ''))
     if 'IterBased' in loop or train_cfg.get('by_epoch') is False or (
@@ -103,7 +110,7 @@ def _run_length(record: RunRecord) -> float:
     """A run's planned epochs (iterations): ``max_epochs`` (``max_iters``), else its last step."""
     train_cfg = (record.config.get('train_cfg') or {}) if record.config is not None else {}
     planned = train_cfg.get('max_iters' if step_unit(record) == 'iteration' else 'max_epochs')
-    return float(planned) if planned else float(max(record.val))
+    return float(planned) if planned else float(max(max(record.val), 1))
 
 
 def plot_curves(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
@@ -367,7 +374,19 @@ PLOT_NEEDS = {
 }
 
 
-def plot_all(records: Sequence[RunRecord], out_dir: str) -> List[str]:
-    """Every figure that the runs have data for; the file names written."""
-    names = [plot(records, out_dir) for plot in PLOTS.values()]
+def plot_all(records: Sequence[RunRecord], out_dir: str,
+             failures: Optional[Dict[str, str]] = None) -> List[str]:
+    """Every figure that the runs have data for; the file names written.
+
+    A figure that fails to draw does not stop the others: its error goes to
+    ``failures`` (file name -> message) and its figure is closed.
+    """
+    names = []
+    for name, plot in PLOTS.items():
+        try:
+            names.append(plot(records, out_dir))
+        except Exception as error:  # the comparison's tables and other plots still matter
+            plt.close('all')
+            if failures is not None:
+                failures[name] = f'{type(error).__name__}: {error}'
     return [name for name in names if name]

@@ -83,7 +83,8 @@ def compare_runs(paths: Sequence[str], out_dir: str,
     rows = [summary_row(record) for record in records]
     os.makedirs(out_dir, exist_ok=True)
     write_csv(rows, os.path.join(out_dir, SUMMARY_CSV))
-    plots = plot_all(records, out_dir)
+    failures = {}
+    plots = plot_all(records, out_dir, failures)
     write_markdown(rows, os.path.join(out_dir, SUMMARY_MD), plots)
     if console is not None:
         for note in notes:
@@ -94,7 +95,10 @@ def compare_runs(paths: Sequence[str], out_dir: str,
                 console.print(f'[yellow]{row["run"]}[/]: {row["missing"]}')
         console.print(f'Report: {out_dir}/{SUMMARY_CSV}, {SUMMARY_MD}, {", ".join(plots)}')
         for name in PLOTS:
-            if name not in plots:
+            if name in failures:
+                console.print(f'[red]No {name}[/]: drawing it failed ({failures[name]})',
+                              highlight=False)
+            elif name not in plots:
                 console.print(f'[yellow]No {name}[/]: no run has {PLOT_NEEDS[name]}',
                               highlight=False)
     return Comparison(records, rows, out_dir, plots, notes)

@@ -75,7 +75,7 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
 
 
 def mean_average_precision(ap: torch.Tensor, classes: Optional[Sequence[str]] = None,
-                           empty_as_zero: bool = False) -> float:
+                           empty_as_zero: bool = False, warn: bool = True) -> float:
     """Mean of per-class AP, leaving out (by default) classes with no positive.
 
     Args:
@@ -84,18 +84,21 @@ def mean_average_precision(ap: torch.Tensor, classes: Optional[Sequence[str]] = 
         classes (Sequence[str], optional): Class names for the warning.
         empty_as_zero (bool): Count classes with no positive as AP 0
             (mmpretrain's and scikit-learn's habit) instead of leaving them out.
+        warn (bool): Name the classes with no positive in a warning.
+            Defaults to True.
 
     Returns:
         float: mAP in [0, 1]; NaN when no class has a positive and
         ``empty_as_zero`` is False.
     """
     empty = torch.isnan(ap)
-    if bool(empty.any()):
+    if bool(empty.any()) and warn:
         idx = empty.nonzero().flatten().tolist()
         names = [classes[i] for i in idx] if classes is not None else idx
         shown = ', '.join(str(n) for n in names[:10]) + (' ...' if len(names) > 10 else '')
         how = 'counted as AP 0' if empty_as_zero else 'left out of the mean'
         warnings.warn(f'{len(idx)} class(es) have no positive sample and no AP, {how}: {shown}')
+    if bool(empty.any()):
         if empty_as_zero:
             return float(torch.nan_to_num(ap, nan=0.0).mean())
         if bool(empty.all()):

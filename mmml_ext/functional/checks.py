@@ -142,8 +142,10 @@ def check_topk(topk: Optional[int], num_classes: Optional[int] = None) -> None:
         return
     if isinstance(topk, (tuple, list)):
         raise ValueError(f'topk must be an int >= 1, got {topk!r}: a tuple is the topk of '
-                         "mmpretrain's single-label heads and accuracy (inherited from a base "
-                         'config?); a multi-label head or metric predicts one k, or None')
+                         "mmpretrain's single-label heads and accuracy. Inherited from a base "
+                         "config? Replace the base's head with head=dict(_delete_=True, "
+                         "type=..., ...) (its single-label loss would be inherited too); a "
+                         'multi-label head or metric predicts one k, or None')
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise ValueError(f'topk must be an int >= 1, got {topk!r}')
     if num_classes is not None and topk > num_classes:

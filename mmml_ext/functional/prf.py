@@ -63,9 +63,10 @@ def precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor,
     per_class = per_class_prf(tp, fp, fn)
     if present is not None:
         per_class = {key: value[present] for key, value in per_class.items()}
-    cp, cr = per_class['precision'].mean(), per_class['recall'].mean()
+    cp, cr = per_class['precision'].mean(), per_class['recall'].mean()  # NaN over no class
     op = safe_divide(tp.sum(), (tp + fp).sum())
     orec = safe_divide(tp.sum(), (tp + fn).sum())
-    result = dict(CP=cp, CR=cr, CF1=harmonic_f1(cp, cr), OP=op, OR=orec,
+    cf1 = harmonic_f1(cp, cr) if bool(torch.isfinite(cp)) else cp
+    result = dict(CP=cp, CR=cr, CF1=cf1, OP=op, OR=orec,
                   OF1=harmonic_f1(op, orec), macro_F1=per_class['f1'].mean())
     return {key: float(value) for key, value in result.items()}

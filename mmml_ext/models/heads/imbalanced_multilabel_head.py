@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 from mmengine.logging import print_log
 from mmpretrain.models.heads import MultiLabelLinearClsHead
+from mmpretrain.models.losses import CrossEntropyLoss
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -89,6 +90,12 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                              'of every class')
         super().__init__(num_classes=num_classes, in_channels=in_channels, loss=loss, thr=thr,
                          topk=topk, init_cfg=init_cfg)
+        if isinstance(self.loss_module, CrossEntropyLoss) and not self.loss_module.use_sigmoid:
+            raise ValueError(
+                'ImbalancedMultiLabelHead got a softmax CrossEntropyLoss (use_sigmoid=False), a '
+                'single-label loss: use CrossEntropyLoss(use_sigmoid=True) or a multi-label loss '
+                "of this plugin. Inherited from a base config's head? Write "
+                "head=dict(_delete_=True, type='ImbalancedMultiLabelHead', ...)")
         if isinstance(prior, str) and prior != 'counts':
             raise ValueError(f"prior must be 'counts', a list of class priors or None, got {prior!r}")
         if prior is not None and not isinstance(prior, str):
