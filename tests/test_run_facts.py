@@ -25,7 +25,8 @@ from cli_helpers import REPO, run_tool
 from mmml_ext import evaluation, run_facts
 from mmml_ext.datasets import LongTailedShapes, MultiLabelBalancedDataset
 from mmml_ext.engine import RunFactsHook
-from mmml_ext.run_facts import ClassStats, ThresholdSource, TunedThresholds, eval_outputs
+from mmml_ext.run_facts import (ClassStats, ThresholdSource, TunedThresholds, eval_outputs,
+                                test_predictions)
 from mmml_ext.run_facts import class_stats as stats_file
 from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
@@ -263,6 +264,15 @@ def test_a_test_run_uses_the_facts_of_its_checkpoint(trained, tmp_path):
     assert 'multi-label/mAP_tail' in metrics
     report = eval_outputs.read_report(str(tmp_path / 'elsewhere' / 'per_class' / 'test.json'))
     assert tuple(row['train_count'] for row in report['classes']) == subset_counts(64)
+    # the test's predictions, kept for the comparison: every sample once, in dataset order
+    kept = test_predictions.read(test_predictions.path_in(str(tmp_path / 'elsewhere')))
+    order = np.argsort([s['sample_idx'] for s in dumped])
+    np.testing.assert_array_equal(kept.sample_idx, np.arange(40))
+    np.testing.assert_array_equal(kept.scores, scores.numpy()[order])
+    np.testing.assert_array_equal(kept.target, target.numpy()[order].astype(np.int8))
+    np.testing.assert_array_equal(kept.thresholds, tuned.numpy())
+    assert tuple(kept.train_class_counts) == subset_counts(64)
+    assert kept.classes[0] == 'solid_disc' 
 
 
 class DumpRows:

@@ -17,6 +17,7 @@ from sklearn import metrics as skm
 import mmml_ext  # noqa: F401  (the checkpoint allowlist, for torch.load below)
 
 from cli_helpers import DEMO_BCE, REPO, free_port, run_cmd, run_tool
+from mmml_ext.run_facts import test_predictions
 from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
 # Small but real: 96 training images (3 iterations), 101 test images, an odd
@@ -46,12 +47,18 @@ def trained(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope='module')
-def single_process_metrics(trained, tmp_path_factory) -> dict:
+def single_process_dir(trained, tmp_path_factory) -> Path:
+    """Work dir of a one-process test of the trained checkpoint (its metrics.json)."""
     out = tmp_path_factory.mktemp('test1') / 'metrics.json'
     proc = run_tool('test.py', DEMO_BCE, trained / 'epoch_1.pth', '--work-dir', out.parent,
                     '--out', out, '--out-item', 'metrics', '--cfg-options', *SMALL)
     assert 'multi-label/mAP' in proc.stdout  # the printed table
-    return read_json(out)
+    return out.parent
+
+
+@pytest.fixture(scope='module')
+def single_process_metrics(single_process_dir) -> dict:
+    return read_json(single_process_dir / 'metrics.json')
 
 
 def test_training_writes_a_checkpoint_with_its_state(trained):
@@ -93,13 +100,20 @@ def test_test_tool_reports_metrics(single_process_metrics):
     assert all(0 <= value <= 100 for value in metrics.values())
 
 
-def test_two_cpu_processes_give_the_same_metrics(trained, single_process_metrics, tmp_path):
+def test_two_cpu_processes_give_the_same_metrics(trained, single_process_dir,
+                                                 single_process_metrics, tmp_path):
     out = tmp_path / 'metrics.json'
     proc = run_tool('dist_test.sh', DEMO_BCE, trained / 'epoch_1.pth', 2, '--work-dir', tmp_path,
                     '--out', out, '--out-item', 'metrics', '--cfg-options', *SMALL,
                     env=dict(PORT=str(free_port())))
     assert "backend='gloo'" in proc.stdout + proc.stderr
     assert read_json(out) == single_process_metrics
+    # the predictions are written once, in dataset order, by one process: as one process does
+    two = test_predictions.read(test_predictions.path_in(str(tmp_path)))
+    one = test_predictions.read(test_predictions.path_in(str(single_process_dir)))
+    np.testing.assert_array_equal(two.sample_idx, np.arange(101))
+    np.testing.assert_array_equal(two.scores, one.scores)
+    np.testing.assert_array_equal(two.target, one.target)
 
 
 def test_resume_continues_from_the_checkpoint(trained, tmp_path):

@@ -1,11 +1,11 @@
 """Run configs times a grid of settings, one after the other, then compare them.
 
     python tools/sweep.py CONFIG [CONFIG ...] --work-root DIR
-        [--grid KEY=V1,V2 ...] [--cfg-options KEY=VALUE ...]
+        [--grid KEY=V1,V2 ...] [--seeds S1,S2 ...] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm}] [--gpus N] [--partition P] [--amp]
 
 Each run trains in ``DIR/<config name>[_<key>-<value>...]`` and then tests
-its last checkpoint there. Running the same command again skips finished
+its last checkpoint there (``_seed-<s>`` added with ``--seeds``). Running the same command again skips finished
 runs, resumes an interrupted one from its last checkpoint, and starts the
 rest; ``--dry-run`` lists the plan. The sweep ends with the comparison of
 all its runs (``tools/compare.py``) in ``DIR/comparison``.
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mmml_ext.experiments import LaunchOptions, compare_runs, execute_run, plan_runs
+from mmml_ext.experiments.grid import parse_seeds
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +38,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--port', type=int, default=29500, help='first torchrun port')
     parser.add_argument('--amp', action='store_true', help='mixed precision training (CUDA)')
     parser.add_argument('--no-test', action='store_true', help='train only')
+    parser.add_argument('--seeds', metavar='S1,S2', help='run every setting once per training '
+                        'seed (randomness.seed), in <run>_seed-<s>; the comparison groups them')
     parser.add_argument('--dry-run', action='store_true', help='print the plan and stop')
     return parser.parse_args()
 
@@ -45,7 +48,7 @@ def main() -> None:
     args = parse_args()
     console = Console()
     try:
-        runs = plan_runs(args.configs, args.grid, args.cfg_options)
+        runs = plan_runs(args.configs, args.grid, args.cfg_options, parse_seeds(args.seeds))
         launch = LaunchOptions(args.launcher, args.gpus, args.partition, args.port, args.amp,
                                test=not args.no_test, tools_dir=osp.dirname(osp.abspath(__file__)))
     except (FileNotFoundError, ValueError) as error:

@@ -19,6 +19,11 @@ the one place that hands them over. Each fact is owned by its module in
   best checkpoint saved after it gets them directly). A test run of that
   checkpoint evaluates ``thresholds='tuned'`` metrics, and predicts with a
   ``thresholds='tuned'`` head, at exactly those thresholds, from any directory.
+- **Test predictions.** After a test, the main process writes
+  ``<work_dir>/test_predictions.npz``
+  (:mod:`~mmml_ext.run_facts.test_predictions`): every test sample's scores
+  and target once, in dataset order, with the thresholds and training counts
+  the test used: the input of the comparison's statistics.
 - **Evaluation context.** Before each validation and test, every multi-label
   metric of the evaluator gets one shared
   :class:`~mmml_ext.evaluation.EvalContext`: the evaluation's tag
@@ -33,6 +38,7 @@ import logging
 import os.path as osp
 from typing import Dict, List, Optional
 
+import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -46,7 +52,7 @@ from ..evaluation.context import EvalContext
 from ..models.heads import ImbalancedMultiLabelHead
 from ..models.losses.class_counts_mixin import NeedsClassCounts
 from ..run_facts import class_stats as class_stats_file
-from ..run_facts import eval_outputs
+from ..run_facts import eval_outputs, test_predictions
 from ..run_facts import tuned_thresholds as thresholds_file
 from ..run_facts.class_stats import ClassStats
 from ..run_facts.tuned_thresholds import TunedThresholds
@@ -143,6 +149,17 @@ class RunFactsHook(Hook):
             self._add_to_saved_checkpoint(runner, tuned)
 
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        context = self._contexts.get('test')
+        if context is not None and context.rows.scores is not None:  # the main process
+            path = test_predictions.write(test_predictions.TestPredictions(
+                context.rows.scores.numpy(), context.rows.target('ignore').numpy(),
+                tuple((runner.test_evaluator.dataset_meta or {}).get('classes') or ()),
+                context.rows.sample_idx,
+                None if context.tuned_thresholds is None else
+                context.tuned_thresholds.values().numpy(),
+                None if context.class_stats is None else
+                np.asarray(context.class_stats.class_counts)), runner.work_dir)
+            _log(f'test predictions written to {path}')
         self._end('test', runner.test_evaluator)
 
     def _begin(self, runner, split: str, evaluator) -> None:

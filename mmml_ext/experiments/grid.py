@@ -6,16 +6,31 @@ run's directory name says its config and grid values
 resumed from the directory names alone. Values stay strings: they reach
 ``tools/train.py`` as ``--cfg-options KEY=VALUE``, parsed there exactly as a
 user's own ``--cfg-options`` would be.
+
+``--seeds 0,1,2`` runs every setting once per training seed
+(``randomness.seed``), in directories ``<name>_seed-<s>``; :func:`setting_name`
+takes the seed off again, so that a comparison groups the seeds of a setting.
 """
 import itertools
 import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
 _UNSAFE = re.compile(r'[^A-Za-z0-9.+-]+')
+#: The ending of a run name that says its training seed.
+SEED_SUFFIX = '_seed-'
+_SEED_NAME = re.compile(r'^(?P<setting>.+)_seed-(?P<seed>\d+)$')
+#: The config key a run's seed sets.
+SEED_KEY = 'randomness.seed'
+
+
+def setting_name(run: str) -> str:
+    """A run name without its ``_seed-<s>`` ending: the name of its setting."""
+    match = _SEED_NAME.match(run)
+    return match.group('setting') if match else run
 
 
 @dataclass(frozen=True)
@@ -27,20 +42,28 @@ class RunSpec:
         config (str): Config file path.
         grid (dict): The grid settings of this run, key -> value string.
         cfg_options (list[str]): Settings shared by all runs, ``KEY=VALUE``.
+        seed (int, optional): The training seed (``randomness.seed``), or
+            None for the config's own.
     """
     name: str
     config: str
     grid: Dict[str, str] = field(default_factory=dict)
     cfg_options: Tuple[str, ...] = ()
+    seed: Optional[int] = None
 
     def options(self) -> List[str]:
-        """All ``KEY=VALUE`` settings of the run: the shared ones, then the grid's."""
-        return [*self.cfg_options, *(f'{key}={value}' for key, value in self.grid.items())]
+        """All ``KEY=VALUE`` settings of the run: the shared ones, the grid's, the seed."""
+        seed = [] if self.seed is None else [f'{SEED_KEY}={self.seed}']
+        return [*self.cfg_options, *(f'{key}={value}' for key, value in self.grid.items()),
+                *seed]
 
     def settings(self) -> dict:
         """What makes two runs of one name the same run (stored in its state file)."""
-        return dict(config=osp.normpath(self.config), grid=dict(self.grid),
-                    cfg_options=list(self.cfg_options))
+        settings = dict(config=osp.normpath(self.config), grid=dict(self.grid),
+                        cfg_options=list(self.cfg_options))
+        if self.seed is not None:
+            settings['seed'] = self.seed
+        return settings
 
 
 def split_values(text: str) -> List[str]:
@@ -128,9 +151,23 @@ def has_parent(cfg: Config, key: str) -> bool:
     return isinstance(node, dict)
 
 
+def parse_seeds(text: Optional[str]) -> List[Optional[int]]:
+    """``'0,1,2'`` -> ``[0, 1, 2]``; None (no ``--seeds``) -> ``[None]`` (the config's seed)."""
+    if text is None:
+        return [None]
+    try:
+        seeds = [int(value) for value in split_values(text)]
+    except ValueError:
+        raise ValueError(f'--seeds takes integers S1,S2,..., got {text!r}') from None
+    if len(set(seeds)) != len(seeds) or any(seed < 0 for seed in seeds):
+        raise ValueError(f'--seeds must be distinct integers >= 0, got {text!r}')
+    return seeds
+
+
 def plan_runs(configs: Sequence[str], grid_items: Sequence[str] = (),
-              cfg_options: Sequence[str] = ()) -> List[RunSpec]:
-    """Every config times every combination of grid values, as named runs.
+              cfg_options: Sequence[str] = (),
+              seeds: Sequence[Optional[int]] = (None, )) -> List[RunSpec]:
+    """Every config times every combination of grid values (times every seed), as named runs.
 
     Args:
         configs (Sequence[str]): Config files.
@@ -138,9 +175,11 @@ def plan_runs(configs: Sequence[str], grid_items: Sequence[str] = (),
             for every config.
         cfg_options (Sequence[str]): ``KEY=VALUE`` settings for every run (not
             part of the run names).
+        seeds (Sequence[int]): Training seeds; each setting runs once per
+            seed, in ``<name>_seed-<s>``. Defaults to the config's own seed.
 
     Returns:
-        list[RunSpec]: In config order, then grid order.
+        list[RunSpec]: In config order, then grid order, then seed order.
 
     Raises:
         FileNotFoundError: A config does not exist.
@@ -153,6 +192,8 @@ def plan_runs(configs: Sequence[str], grid_items: Sequence[str] = (),
     for option in cfg_options:
         if '=' not in option:
             raise ValueError(f'--cfg-options takes KEY=VALUE, got {option!r}')
+        if option.split('=', 1)[0].strip() == SEED_KEY and seeds != (None, ):
+            raise ValueError(f'give the seeds with --seeds, not --cfg-options {option}')
     runs, seen = [], {}
     for config in configs:
         if not osp.isfile(config):
@@ -166,10 +207,14 @@ def plan_runs(configs: Sequence[str], grid_items: Sequence[str] = (),
                                  'path would otherwise add an unused setting)')
         for values in itertools.product(*grid.values()):
             combo = dict(zip(grid, values))
-            spec = RunSpec(run_name(config, combo, short), config, combo, tuple(cfg_options))
-            if spec.name in seen:
-                raise ValueError(f'two runs would share the name {spec.name!r}: {seen[spec.name]} '
-                                 f'and {config}; give the configs different file names')
-            seen[spec.name] = config
-            runs.append(spec)
+            setting = run_name(config, combo, short)
+            for seed in seeds:
+                name = setting if seed is None else f'{setting}{SEED_SUFFIX}{seed}'
+                spec = RunSpec(name, config, combo, tuple(cfg_options), seed)
+                if spec.name in seen:
+                    raise ValueError(f'two runs would share the name {spec.name!r}: '
+                                     f'{seen[spec.name]} and {config}; give the configs '
+                                     'different file names')
+                seen[spec.name] = config
+                runs.append(spec)
     return runs

@@ -1,0 +1,98 @@
+"""A test run's predictions: ``<work_dir>/test_predictions.npz``, written once, read by the comparison.
+
+Every statistic of a comparison (bootstrap intervals, paired differences,
+calibration, re-evaluation at other thresholds) starts from what the model
+predicted on the test set. ``RunFactsHook`` writes it after each test, from the
+rows the metrics gathered: every test sample once, in dataset order, also
+under DDP (the main process writes). The file (numpy ``.npz``):
+
+- ``scores``: (N, C) float32 probabilities;
+- ``target``: (N, C) int8, 1 positive, 0 negative, -1 ignored;
+- ``classes``: (C,) class names;
+- ``sample_idx``: (N,) int64 dataset index of each row;
+- ``thresholds``: (C,) float32, the validation-tuned thresholds the test used
+  for ``*_valtuned`` (the tested checkpoint's, untuned classes filled), or
+  empty;
+- ``train_class_counts``: (C,) int64 training images per class (head /
+  medium / tail groups), or empty.
+
+A user can re-evaluate from it without running the model again
+(:func:`read`, then :mod:`mmml_ext.functional`).
+"""
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+#: The file in the work dir.
+FILE_NAME = 'test_predictions.npz'
+_KEYS = ('scores', 'target', 'classes', 'sample_idx', 'thresholds', 'train_class_counts')
+
+
+@dataclass
+class TestPredictions:
+    """What a test predicted, with what the comparison needs beside it (see the module)."""
+    scores: np.ndarray
+    target: np.ndarray
+    classes: Sequence[str]
+    sample_idx: np.ndarray
+    thresholds: Optional[np.ndarray] = None
+    train_class_counts: Optional[np.ndarray] = None
+
+    __test__ = False  # a data class, not a pytest test class
+
+    def __post_init__(self) -> None:
+        num, num_classes = self.scores.shape
+        if self.target.shape != (num, num_classes):
+            raise ValueError(f'target has shape {self.target.shape}, scores {self.scores.shape}')
+        if self.classes is not None and len(self.classes) not in (0, num_classes):
+            raise ValueError(f'{len(self.classes)} class names for {num_classes} classes')
+        if len(self.sample_idx) != num:
+            raise ValueError(f'{len(self.sample_idx)} sample indices for {num} rows')
+        for name in ('thresholds', 'train_class_counts'):
+            value = getattr(self, name)
+            if value is not None and len(value) not in (0, num_classes):
+                raise ValueError(f'{name} has {len(value)} entries for {num_classes} classes')
+            if value is not None and len(value) == 0:
+                setattr(self, name, None)
+
+
+def path_in(work_dir: str) -> str:
+    """``<work_dir>/test_predictions.npz``."""
+    return osp.join(work_dir, FILE_NAME)
+
+
+def write(predictions: TestPredictions, work_dir: str) -> str:
+    """Write to :func:`path_in` ``(work_dir)`` (atomically); returns the path."""
+    os.makedirs(work_dir, exist_ok=True)
+    path = path_in(work_dir)
+    tmp = f'{path}.tmp{os.getpid()}.npz'
+    empty = np.zeros(0)
+    np.savez(tmp, scores=predictions.scores.astype(np.float32, copy=False),
+             target=predictions.target.astype(np.int8, copy=False),
+             classes=np.asarray(list(predictions.classes or []), dtype=str),
+             sample_idx=np.asarray(predictions.sample_idx, dtype=np.int64),
+             thresholds=empty if predictions.thresholds is None else
+             np.asarray(predictions.thresholds, dtype=np.float32),
+             train_class_counts=empty if predictions.train_class_counts is None else
+             np.asarray(predictions.train_class_counts, dtype=np.int64))
+    os.replace(tmp, path)
+    return path
+
+
+def read(path: str) -> TestPredictions:
+    """Read a file written by :func:`write`; errors name the file."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} does not exist: test runs with RunFactsHook write it')
+    with np.load(path, allow_pickle=False) as data:
+        missing = [key for key in _KEYS if key not in data.files]
+        if missing:
+            raise ValueError(f'{path} is not a test predictions file: it lacks {missing}')
+        try:
+            return TestPredictions(data['scores'], data['target'], tuple(data['classes'].tolist()),
+                                   data['sample_idx'], data['thresholds'],
+                                   data['train_class_counts'])
+        except ValueError as error:
+            raise ValueError(f'{path}: {error}') from error
