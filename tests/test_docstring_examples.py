@@ -10,6 +10,7 @@ MODULES = [
     'mmml_ext.functional.example_based', 'mmml_ext.functional.prf', 'mmml_ext.functional.ranking',
     'mmml_ext.functional.thresholds', 'mmml_ext.functional.asymmetric_loss',
     'mmml_ext.functional.focal_loss', 'mmml_ext.functional.balanced_losses',
+    'mmml_ext.functional.calibration',
 ]
 
 

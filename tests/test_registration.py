@@ -36,7 +36,8 @@ NAMES_CHECK = textwrap.dedent('''
     import mmpretrain.datasets, mmpretrain.engine, mmpretrain.evaluation, mmpretrain.models
     from mmpretrain import registry as pre
     ours = dict(
-        METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1'],
+        METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1',
+                 'MultiLabelCalibration'],
         MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
                 'DistributionBalancedLoss', 'ImbalancedMultiLabelHead'],
         DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',

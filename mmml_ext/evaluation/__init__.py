@@ -1,6 +1,7 @@
 """Registered multi-label metrics: mmengine ``BaseMetric`` adapters over :mod:`mmml_ext.functional`."""
 from .ap_metrics import MeanAP
 from .base import BaseMultiLabelMetric
+from .calibration_metric import MultiLabelCalibration
 from .context import EvalContext
 from .prf_metrics import MultiLabelPRF, SubsetAccuracy
 from .ranking_metric import MultiLabelRanking
@@ -9,5 +10,5 @@ from .threshold_tuning import TunedThresholdF1
 
 __all__ = [
     'BaseMultiLabelMetric', 'EvalContext', 'EvaluationRows', 'MeanAP', 'MultiLabelPRF', 'SubsetAccuracy', 'MultiLabelRanking',
-    'TunedThresholdF1'
+    'MultiLabelCalibration', 'TunedThresholdF1'
 ]

@@ -62,8 +62,11 @@ class BaseMultiLabelMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        if isinstance(items, str):
+            raise ValueError(f'items must be a non-empty sequence of names, got the string '
+                             f'{items!r}: write items=({items!r}, )')
         items = tuple(self.DEFAULT_ITEMS if items is None else items)
-        if isinstance(items, str) or not items:
+        if not items:
             raise ValueError(f'items must be a non-empty sequence of names, got {items!r}')
         unknown = [item for item in items if item not in self.ALL_ITEMS]
         if unknown:

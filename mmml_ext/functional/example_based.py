@@ -31,6 +31,41 @@ def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
         raise ValueError('pred holds no sample')
 
 
+def _per_sample(pred: torch.Tensor, target: torch.Tensor):
+    """Per sample over its non-ignored labels: wrong cells, hits, predicted and true labels,
+    and whether it counts (None: every sample counts); and the number of counted cells."""
+    positive = target if target.dtype == torch.bool else target == 1
+    if has_ignored(target):
+        valid = target >= 0
+        counted = valid.any(dim=1)
+        if not bool(counted.any()):
+            raise ValueError('no sample has a non-ignored label: nothing to measure')
+        pred = pred & valid
+        n_cells = count_true(valid, 0).sum()
+    else:
+        counted = None
+        n_cells = target.numel()
+    n_wrong = count_true(pred ^ positive, 1)  # ignored cells are False in both
+    hits = count_true(pred & positive, 1).double()
+    n_pred, n_true = count_true(pred, 1).double(), count_true(positive, 1).double()
+    return n_wrong, hits, n_pred, n_true, counted, n_cells
+
+
+def exact_matches(pred: torch.Tensor, target: torch.Tensor, validate_args: bool = True):
+    """Per sample: whether its predicted set is its true set (over its non-ignored labels),
+    and whether it counts (it has a non-ignored label): the terms of subset accuracy.
+
+    Returns:
+        tuple: (N,) bool matches, (N,) bool counted.
+    """
+    if validate_args:
+        _check(pred, target)
+    n_wrong, _, _, _, counted, _ = _per_sample(pred, target)
+    if counted is None:
+        counted = torch.ones(len(n_wrong), dtype=torch.bool)
+    return n_wrong == 0, counted
+
+
 def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_division: float = 0.0,
                           validate_args: bool = True) -> Dict[str, float]:
     """All example-based metrics at once, as fractions.
@@ -54,20 +89,7 @@ def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_divisio
     """
     if validate_args:
         _check(pred, target)
-    positive = target if target.dtype == torch.bool else target == 1
-    if has_ignored(target):
-        valid = target >= 0
-        counted = valid.any(dim=1)
-        if not bool(counted.any()):
-            raise ValueError('no sample has a non-ignored label: nothing to measure')
-        pred = pred & valid
-        n_cells = count_true(valid, 0).sum()
-    else:
-        counted = None
-        n_cells = target.numel()
-    n_wrong = count_true(pred ^ positive, 1)  # ignored cells are False in both
-    hits = count_true(pred & positive, 1).double()
-    n_pred, n_true = count_true(pred, 1).double(), count_true(positive, 1).double()
+    n_wrong, hits, n_pred, n_true, counted, n_cells = _per_sample(pred, target)
     union = n_pred + n_true - hits
     empty = union == 0
     jaccard = torch.where(empty, torch.full_like(hits, zero_division), hits / union.clamp(min=1))

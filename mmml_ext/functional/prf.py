@@ -36,6 +36,38 @@ def per_class_prf(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> Dict[
     return dict(precision=precision, recall=recall, f1=harmonic_f1(precision, recall))
 
 
+def batched_precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor,
+                                present: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    """:func:`precision_recall_f1` of many count sets at once (e.g. bootstrap replicates).
+
+    Args:
+        tp, fp, fn (torch.Tensor): (..., C) counts.
+        present (torch.Tensor, optional): (..., C) or (C,) bool, the classes
+            that enter the class means. Defaults to all classes.
+
+    Returns:
+        dict: the same keys, each a (...) float64 tensor of fractions; the class
+        means are NaN where ``present`` selects no class.
+    """
+    shapes = {tuple(t.shape) for t in (tp, fp, fn)}
+    if len(shapes) != 1 or len(next(iter(shapes))) < 1:
+        raise ValueError(f'tp, fp and fn must be tensors of one shape (..., C), got '
+                         f'{sorted(shapes)}')
+    per_class = per_class_prf(tp, fp, fn)
+    weight = torch.ones_like(per_class['precision']) if present is None else \
+        present.to(torch.float64).expand_as(per_class['precision'])
+    num = weight.sum(dim=-1)
+    means = {key: torch.where(num > 0, (value * weight).sum(dim=-1) / num.clamp(min=1),
+                              torch.full_like(num, float('nan')))
+             for key, value in per_class.items()}  # NaN over no class
+    cp, cr = means['precision'], means['recall']
+    op = safe_divide(tp.sum(dim=-1), (tp + fp).sum(dim=-1))
+    orec = safe_divide(tp.sum(dim=-1), (tp + fn).sum(dim=-1))
+    cf1 = torch.where(torch.isnan(cp), cp, harmonic_f1(cp, cr))
+    return dict(CP=cp, CR=cr, CF1=cf1, OP=op, OR=orec, OF1=harmonic_f1(op, orec),
+                macro_F1=means['f1'])
+
+
 def precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor,
                         present: Optional[torch.Tensor] = None) -> Dict[str, float]:
     """CP, CR, CF1, OP, OR, OF1 and macro_F1 from per-class counts, as fractions.
@@ -60,13 +92,5 @@ def precision_recall_f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor,
     shapes = {tuple(t.shape) for t in (tp, fp, fn)}
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise ValueError(f'tp, fp and fn must be 1-D tensors of one shape, got {sorted(shapes)}')
-    per_class = per_class_prf(tp, fp, fn)
-    if present is not None:
-        per_class = {key: value[present] for key, value in per_class.items()}
-    cp, cr = per_class['precision'].mean(), per_class['recall'].mean()  # NaN over no class
-    op = safe_divide(tp.sum(), (tp + fp).sum())
-    orec = safe_divide(tp.sum(), (tp + fn).sum())
-    cf1 = harmonic_f1(cp, cr) if bool(torch.isfinite(cp)) else cp
-    result = dict(CP=cp, CR=cr, CF1=cf1, OP=op, OR=orec,
-                  OF1=harmonic_f1(op, orec), macro_F1=per_class['f1'].mean())
+    result = batched_precision_recall_f1(tp, fp, fn, present)
     return {key: float(value) for key, value in result.items()}

@@ -47,6 +47,7 @@ val_evaluator = [
     dict(type='MultiLabelPRF', topk=3),
     dict(type='SubsetAccuracy', items=('subset_accuracy', 'hamming_accuracy')),
     dict(type='TunedThresholdF1'),
+    dict(type='MultiLabelCalibration'),
 ]
 test_evaluator = [
     dict(type='MeanAP'),
@@ -56,4 +57,5 @@ test_evaluator = [
     dict(type='SubsetAccuracy',
          items=('subset_accuracy', 'hamming_accuracy', 'jaccard', 'example_f1')),
     dict(type='MultiLabelRanking'),
+    dict(type='MultiLabelCalibration'),
 ]
