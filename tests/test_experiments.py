@@ -277,3 +277,36 @@ def test_compare_skips_a_comparison_and_finds_reports_by_iteration(tmp_path):
     again = compare_runs([str(run), str(tmp_path / 'comparison')], str(tmp_path / 'second'))
     assert [r.name for r in again.records] == ['iter_run']
     assert again.notes == [f'{tmp_path / "comparison"} is a comparison, not a run: skipped']
+
+
+def test_sweep_with_seeds_then_compare_against_a_baseline(tmp_path):
+    tiny = ['train_dataloader.dataset.indices=32', 'val_dataloader.dataset.indices=24',
+            'test_dataloader.dataset.indices=40', 'train_dataloader.num_workers=0',
+            'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+            'train_cfg.max_epochs=1']
+    run_tool('sweep.py', BCE, ASL, '--work-root', tmp_path / 'sweep', '--seeds', '0,1',
+             '--cfg-options', *tiny, timeout=900)
+    names = sorted(p.name for p in (tmp_path / 'sweep').iterdir() if p.name != 'comparison')
+    assert names == [f'resnet18_shapes-lt_{loss}_seed-{s}' for loss in ('asl', 'bce')
+                     for s in (0, 1)]
+    state = json.loads((tmp_path / 'sweep' / names[1] / 'sweep_run.json').read_text())
+    assert state['seed'] == 1
+    proc = run_tool('compare.py', tmp_path / 'sweep', '--out', tmp_path / 'report',
+                    '--baseline', 'resnet18_shapes-lt_bce', '--bootstrap', '100')
+    rows = {row['run']: row for row in read_csv(tmp_path / 'report' / 'summary.csv')}
+    asl = rows['resnet18_shapes-lt_asl_seed-1']
+    assert asl['setting'] == 'resnet18_shapes-lt_asl' and asl['seeds'] == '2'
+    for metric in ('mAP', 'CF1', 'OF1', 'subset_accuracy', 'ECE'):
+        low, high = float(asl[f'test_{metric}_ci_low']), float(asl[f'test_{metric}_ci_high'])
+        assert low <= float(asl[f'test_{metric}']) <= high  # the logged test number inside
+        delta_low = float(asl[f'delta_test_{metric}_ci_low'])
+        assert delta_low <= float(asl[f'delta_test_{metric}']) <= float(
+            asl[f'delta_test_{metric}_ci_high'])
+        assert asl[f'test_{metric}_sd'] != ''
+    bce = rows['resnet18_shapes-lt_bce_seed-0']
+    assert float(bce['delta_test_mAP']) == 0.0  # the baseline against itself
+    markdown = (tmp_path / 'report' / 'summary.md').read_text()
+    assert '## Against resnet18_shapes-lt_bce' in markdown
+    assert any(word in markdown for word in ('better', 'worse', 'within noise'))
+    assert (tmp_path / 'report' / 'calibration.png').stat().st_size > 0
+    assert 'Against' in proc.stdout or 'summary' in proc.stdout

@@ -222,3 +222,21 @@ def test_slurm_test_on_cpu_nodes(trained, single_process_metrics, tmp_path):
     assert '--ntasks=2' in srun_args and '--ntasks-per-node=2' in srun_args
     assert '--gres' not in srun_args and srun_args.endswith('--launcher=slurm')
     assert read_json(out) == single_process_metrics
+
+
+def test_statistics_start_from_the_numbers_the_test_logged(single_process_dir,
+                                                           single_process_metrics):
+    from mmml_ext.experiments import read_run
+    from mmml_ext.experiments.statistics import compare_statistics
+    stats = compare_statistics([read_run(str(single_process_dir))], num_replicates=20)
+    point = {metric: value[0] for metric, value in stats.runs[single_process_dir.name].items()}
+    logged = {'mAP': 'mAP', 'mAP_medium': 'mAP_medium', 'mAP_tail': 'mAP_tail', 'CF1': 'CF1',
+              'OF1': 'OF1', 'CF1_tuned': 'CF1_valtuned', 'OF1_tuned': 'OF1_valtuned',
+              'subset_accuracy': 'subset_accuracy', 'ECE': 'ECE'}
+    assert set(point) == {m for m, k in logged.items()
+                          if f'multi-label/{k}' in single_process_metrics}  # the same groups
+    assert len(point) >= 8
+    for ours in point:
+        key = logged[ours]
+        assert point[ours] == pytest.approx(single_process_metrics[f'multi-label/{key}'],
+                                            abs=1e-3), ours

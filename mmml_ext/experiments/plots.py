@@ -340,10 +340,18 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     fig, ax = plt.subplots(figsize=(max(7, 0.5 * len(bars) + 5), 5))
     x = np.arange(len(groups))
     width = 0.8 / len(bars)
+    intervals = {r.name: r.intervals for r in records}
     for i, (name, row) in enumerate(bars):
         present = [j for j, v in enumerate(row) if v is not None]
-        ax.bar(x[present] + (i - (len(bars) - 1) / 2) * width, [row[j] for j in present], width,
-               color=styles[name][0], label=name)
+        heights = [row[j] for j in present]
+        spans = [intervals[name].get(groups[j]) for j in present]
+        yerr = None
+        if spans and all(span is not None for span in spans):  # the test's 95 % intervals
+            yerr = [[max(h - span[1], 0) for h, span in zip(heights, spans)],
+                    [max(span[2] - h, 0) for h, span in zip(heights, spans)]]
+        ax.bar(x[present] + (i - (len(bars) - 1) / 2) * width, heights, width,
+               color=styles[name][0], label=name, yerr=yerr, capsize=2,
+               error_kw=dict(lw=0.8, ecolor='0.2'))
     bounds = _group_bounds(records)
     rules = ('', '', '') if bounds is None else (
         f' (> {bounds[1]:g})', f' ({bounds[0]:g} to {bounds[1]:g})', f' (< {bounds[0]:g})')
@@ -356,8 +364,10 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     fig.tight_layout()
     _legend_outside(ax)
     shown = {name for name, _ in bars}
-    _note(fig, _left_out([r.name for r in records if r.name not in shown],
-                         'no head / medium / tail mAP'))
+    bars_note = ['error bars: 95 % paired-bootstrap intervals of the test'] if any(
+        intervals[name] for name in shown) else []
+    _note(fig, bars_note + _left_out([r.name for r in records if r.name not in shown],
+                                     'no head / medium / tail mAP'))
     return _save(fig, out_dir, 'group_map.png')
 
 

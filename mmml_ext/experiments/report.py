@@ -11,6 +11,8 @@ from rich.console import Console
 
 from .plots import PLOT_NEEDS, PLOTS, plot_all
 from .run_records import RunRecord, is_run_dir, read_run
+from .statistics import ComparisonStatistics, compare_statistics, statistics_cells
+from .statistics_plots import STATISTICS_PLOTS
 from .summary import SUMMARY_CSV, SUMMARY_MD, rich_table, summary_row, write_csv, write_markdown
 
 
@@ -22,6 +24,7 @@ class Comparison:
     out_dir: str
     plots: List[str]
     notes: List[str] = field(default_factory=list)
+    statistics: Optional[ComparisonStatistics] = None
 
 
 def is_comparison_dir(path: str) -> bool:
@@ -56,8 +59,9 @@ def find_run_dirs(paths: Sequence[str]) -> Tuple[List[str], List[str]]:
     return found, notes
 
 
-def compare_runs(paths: Sequence[str], out_dir: str,
-                 console: Optional[Console] = None) -> Comparison:
+def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] = None,
+                 baseline: Optional[str] = None, bootstrap: int = 1000,
+                 seed: int = 0) -> Comparison:
     """Compare run dirs (or directories of run dirs) and write the report to ``out_dir``.
 
     Args:
@@ -67,6 +71,11 @@ def compare_runs(paths: Sequence[str], out_dir: str,
             A directory holding ``summary.csv`` among ``paths`` is skipped.
         console (rich.console.Console, optional): Where the table and the notes
             about missing data are printed. Defaults to none (quiet).
+        baseline (str, optional): A run or setting to compare every setting
+            with (paired differences and their intervals).
+        bootstrap (int): Bootstrap replicates of the test intervals; 0 for
+            none. Defaults to 1,000.
+        seed (int): Seed of the resampling. Defaults to 0.
 
     Returns:
         Comparison: The records, the summary rows and the plot file names.
@@ -80,15 +89,31 @@ def compare_runs(paths: Sequence[str], out_dir: str,
     if twice:
         raise ValueError(f'runs with the same name {twice}: rows would be ambiguous')
     records = [read_run(d) for d in run_dirs]
-    rows = [summary_row(record) for record in records]
+    stats = compare_statistics(records, baseline, bootstrap, seed) if bootstrap > 0 else None
+    if stats is None and baseline is not None:
+        notes.append(f'--baseline {baseline} needs the bootstrap (--bootstrap > 0)')
+    rows = []
+    for record in records:
+        if stats is not None:
+            record.intervals = stats.runs.get(record.name, {})
+        rows.append(dict(summary_row(record), **statistics_cells(record.name, stats)))
     os.makedirs(out_dir, exist_ok=True)
     write_csv(rows, os.path.join(out_dir, SUMMARY_CSV))
     failures = {}
     plots = plot_all(records, out_dir, failures)
-    write_markdown(rows, os.path.join(out_dir, SUMMARY_MD), plots)
+    for name, plot in STATISTICS_PLOTS.items():
+        if stats is None:
+            continue
+        try:
+            written = plot(stats, out_dir)
+        except Exception as error:  # the tables and other figures still matter
+            failures[name] = f'{type(error).__name__}: {error}'
+            continue
+        plots += [written] if written else []
+    write_markdown(rows, os.path.join(out_dir, SUMMARY_MD), plots, stats)
     if console is not None:
-        for note in notes:
-            console.print(f'[yellow]{note}[/]')
+        for note in notes + (stats.notes if stats is not None else []):
+            console.print(f'[yellow]{note}[/]', highlight=False)
         console.print(rich_table(rows, width=console.width))  # names whole at any width
         for row in rows:
             if row['missing']:
@@ -101,4 +126,4 @@ def compare_runs(paths: Sequence[str], out_dir: str,
             elif name not in plots:
                 console.print(f'[yellow]No {name}[/]: no run has {PLOT_NEEDS[name]}',
                               highlight=False)
-    return Comparison(records, rows, out_dir, plots, notes)
+    return Comparison(records, rows, out_dir, plots, notes, stats)

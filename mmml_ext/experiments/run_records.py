@@ -52,6 +52,8 @@ class RunRecord:
     per_class: List[Dict[str, Any]] = field(default_factory=list)
     per_class_source: str = ''
     notes: List[str] = field(default_factory=list)
+    #: metric -> (point, low, high) of the test's bootstrap intervals, when computed
+    intervals: Dict[str, Tuple[float, float, float]] = field(default_factory=dict)
 
     def final_values(self) -> Tuple[Dict[str, float], str]:
         """(metrics, split) of the run's final numbers: its test, else its last validation."""

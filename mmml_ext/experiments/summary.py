@@ -26,6 +26,7 @@ from rich.text import Text
 from ..evaluation.prf_metrics import VALTUNED_SUFFIX
 from ..evaluation.threshold_tuning import TUNED_SUFFIX
 from .run_records import RunRecord
+from .statistics import ComparisonStatistics, statistics_columns, statistics_markdown
 
 #: The files of a comparison.
 SUMMARY_CSV = 'summary.csv'
@@ -34,7 +35,7 @@ SUMMARY_MD = 'summary.md'
 #: metrics of the summary; test rows read ``*_valtuned`` where validation rows read ``*_tuned``
 METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1',
            'CP_top3', 'CR_top3', 'CF1_top3', 'OP_top3', 'OR_top3', 'OF1_top3',
-           'subset_accuracy', 'CP_tuned', 'CR_tuned', 'CF1_tuned', 'OF1_tuned')
+           'subset_accuracy', 'CP_tuned', 'CR_tuned', 'CF1_tuned', 'OF1_tuned', 'ECE')
 SPLITS = ('best', 'last', 'test')
 DESCRIPTION = ('run', 'config', 'loss', 'loss_params', 'resampling', 'epochs', 'best_epoch')
 #: the readable table: (column title, metric)
@@ -130,7 +131,8 @@ def summary_row(record: RunRecord) -> Dict[str, object]:
 
 
 def columns() -> List[str]:
-    return [*DESCRIPTION, *(f'{s}_{m}' for s in SPLITS for m in METRICS), 'missing']
+    return [*DESCRIPTION, *(f'{s}_{m}' for s in SPLITS for m in METRICS),
+            *statistics_columns(), 'missing']
 
 
 def write_csv(rows: Sequence[dict], path: str) -> None:
@@ -155,8 +157,9 @@ def markdown_table(rows: Sequence[dict], split: str) -> str:
     return '\n'.join(lines)
 
 
-def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = ()) -> None:
-    """``summary.md``: runs, then one table per split that any run has."""
+def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = (),
+                   stats: Optional[ComparisonStatistics] = None) -> None:
+    """``summary.md``: runs, then one table per split that any run has, then the statistics."""
     parts = ['# Experiment comparison', '',
              'Values in percent. *tuned*: in the validation tables at thresholds tuned on that '
              'same validation data (optimistic); in the test table at the thresholds tuned on '
@@ -173,6 +176,8 @@ def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = ()) -
     for split in ('test', 'last', 'best'):
         if any(row[f'{split}_mAP'] != '' for row in rows):
             parts += ['', f'## {titles[split]}', '', markdown_table(rows, split)]
+    if stats is not None and stats.settings:
+        parts += statistics_markdown(stats)
     if plots:
         parts += ['', '## Plots', '']
         parts += [f'![{osp.splitext(p)[0]}]({p})' for p in plots]

@@ -1,0 +1,357 @@
+"""How sure a comparison is: paired bootstrap intervals, differences against a baseline, seeds.
+
+From each run's ``test_predictions.npz`` (:mod:`mmml_ext.run_facts.test_predictions`):
+
+- **Paired bootstrap over test images.** B sets of N images are drawn with
+  replacement once (a fixed seed) and used for every run, so that two runs are
+  compared on the same resampled test sets. In each replicate a metric is
+  computed exactly as its point estimate, on the resampled data (a class with
+  no positive in a replicate is left out of mAP and of the class means, as in
+  the point estimate). The interval is the 2.5 and 97.5 percentiles of the
+  replicates.
+- **Seeds.** The runs of one setting (``<name>_seed-<s>``, see
+  :func:`mmml_ext.experiments.grid.setting_name`) are aggregated: the mean and
+  the standard deviation of their point estimates, and, for the intervals, the
+  mean over the seeds in each replicate.
+- **Against a baseline.** The difference of a setting and the baseline setting
+  in each replicate gives the interval of the difference; a difference is a win
+  or a loss only when that interval excludes 0.
+
+The metrics (:data:`BOOTSTRAP_METRICS`, percent): mAP and head / medium / tail
+mAP, CF1 and OF1 at 0.5 and at the thresholds tuned on validation
+(``*_tuned``: the test's ``*_valtuned``), subset accuracy, and ECE (lower is
+better).
+"""
+import math
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..evaluation.ap_metrics import frequency_groups
+from ..functional import multilabel_predict
+from ..functional.bootstrap import (bootstrap_average_precision, bootstrap_confusion,
+                                    bootstrap_indices, bootstrap_mean, percentile_interval,
+                                    replicate_counts)
+from ..functional.calibration import calibration_errors, reliability_bins
+from ..functional.example_based import exact_matches
+from ..functional.prf import batched_precision_recall_f1
+from ..run_facts import test_predictions
+from ..run_facts.test_predictions import TestPredictions
+from .grid import setting_name
+from .run_records import RunRecord
+
+BOOTSTRAP_METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CF1', 'OF1', 'CF1_tuned',
+                     'OF1_tuned', 'subset_accuracy', 'ECE')
+#: metrics where a smaller number is the better one
+LOWER_IS_BETTER = ('ECE', )
+DEFAULT_GROUP_BOUNDS = (20, 100)
+LEVEL = 0.95
+
+
+def replicate_metrics(predictions: TestPredictions, counts: torch.Tensor,
+                      group_bounds: Sequence[float] = DEFAULT_GROUP_BOUNDS
+                      ) -> Dict[str, torch.Tensor]:
+    """Every metric of :data:`BOOTSTRAP_METRICS` that the predictions allow, per replicate.
+
+    Args:
+        predictions (TestPredictions): One run's test predictions.
+        counts (torch.Tensor): (R, N) times each image is drawn in each
+            replicate; a row of ones gives the point estimate.
+        group_bounds (tuple): The ``(low, high)`` of head / medium / tail.
+
+    Returns:
+        dict: metric -> (R,) float64 tensor, in percent.
+    """
+    scores = torch.from_numpy(np.ascontiguousarray(predictions.scores))
+    target = torch.from_numpy(np.ascontiguousarray(predictions.target))
+    ap = bootstrap_average_precision(scores, target, counts)
+    values = {'mAP': torch.nanmean(ap, dim=1)}
+    if predictions.train_class_counts is not None:
+        for group, mask in frequency_groups(predictions.train_class_counts.tolist(),
+                                            group_bounds).items():
+            if bool(mask.any()):
+                values[f'mAP_{group}'] = torch.nanmean(ap[:, mask], dim=1)
+    thresholds = (('', 0.5), ('_tuned', None if predictions.thresholds is None else
+                              torch.from_numpy(predictions.thresholds)))
+    for suffix, thr in thresholds:
+        if thr is None:
+            continue
+        confusion = bootstrap_confusion(multilabel_predict(scores, thr, validate_args=False),
+                                        target, counts)
+        present = (confusion['tp'] + confusion['fn']) > 0  # the classes of each replicate
+        prf = batched_precision_recall_f1(confusion['tp'], confusion['fp'], confusion['fn'],
+                                          present)
+        values[f'CF1{suffix}'], values[f'OF1{suffix}'] = prf['CF1'], prf['OF1']
+    matched, counted = exact_matches(multilabel_predict(scores, 0.5, validate_args=False),
+                                     target, validate_args=False)
+    values['subset_accuracy'] = bootstrap_mean(matched.double(), counts, counted)
+    values['ECE'] = calibration_errors(scores, target, weights=counts)['ECE']
+    return {key: 100 * value.double() for key, value in values.items()}
+
+
+@dataclass
+class SettingStatistics:
+    """A setting (the runs of one configuration, one per seed) and its statistics.
+
+    Attributes:
+        name (str): The setting's name (run names without ``_seed-<s>``).
+        runs (list[str]): Its runs.
+        point (dict): Metric -> mean over the runs of their point estimates.
+        sd (dict): Metric -> standard deviation over the runs (NaN for one run).
+        replicates (dict): Metric -> (B,) mean over the runs in each replicate.
+    """
+    name: str
+    runs: List[str] = field(default_factory=list)
+    point: Dict[str, float] = field(default_factory=dict)
+    sd: Dict[str, float] = field(default_factory=dict)
+    replicates: Dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def interval(self, metric: str) -> Tuple[float, float]:
+        return _interval(self.replicates[metric])
+
+
+@dataclass
+class ComparisonStatistics:
+    """What :func:`compare_statistics` found.
+
+    Attributes:
+        num_replicates (int): B.
+        seed (int): The seed of the resampling.
+        runs (dict): Run name -> {metric: (point, low, high)}.
+        settings (dict): Setting name -> :class:`SettingStatistics`.
+        baseline (str, optional): The baseline setting.
+        deltas (dict): Setting -> {metric: (difference, low, high)} against
+            the baseline.
+        reliability (dict): Run name -> reliability bins (for the diagram).
+        notes (list[str]): What could not be computed, and why.
+    """
+    num_replicates: int
+    seed: int
+    runs: Dict[str, Dict[str, Tuple[float, float, float]]] = field(default_factory=dict)
+    settings: Dict[str, SettingStatistics] = field(default_factory=dict)
+    baseline: Optional[str] = None
+    deltas: Dict[str, Dict[str, Tuple[float, float, float]]] = field(default_factory=dict)
+    reliability: Dict[str, Dict[str, np.ndarray]] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+
+
+def _interval(replicates: torch.Tensor) -> Tuple[float, float]:
+    low, high = percentile_interval(replicates, LEVEL)
+    return float(low), float(high)
+
+
+def group_bounds_of(record: RunRecord) -> Tuple[float, float]:
+    """The ``group_bounds`` of the run's MeanAP (test evaluator, else validation), or the default."""
+    cfg = record.config
+    for key in ('test_evaluator', 'val_evaluator'):
+        evaluator = (cfg.get(key) if cfg is not None else None) or []
+        for metric in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
+            if isinstance(metric, dict) and metric.get('type') == 'MeanAP':
+                return tuple(metric.get('group_bounds', DEFAULT_GROUP_BOUNDS))
+    return DEFAULT_GROUP_BOUNDS
+
+
+def _same_test_set(a: TestPredictions, b: TestPredictions) -> Optional[str]:
+    """Why two runs' predictions are not on one test set, or None when they are."""
+    if a.scores.shape != b.scores.shape:
+        return f'{b.scores.shape[0]} images x {b.scores.shape[1]} classes, not ' \
+               f'{a.scores.shape[0]} x {a.scores.shape[1]}'
+    if tuple(a.classes) != tuple(b.classes):
+        return 'other classes'
+    if not np.array_equal(a.sample_idx, b.sample_idx) or not np.array_equal(a.target, b.target):
+        return 'other images or labels'
+    return None
+
+
+def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = None,
+                       num_replicates: int = 1000, seed: int = 0) -> ComparisonStatistics:
+    """Bootstrap intervals of every run, seed statistics of every setting, differences.
+
+    Args:
+        records (Sequence[RunRecord]): The runs (their work dirs hold the test
+            predictions).
+        baseline (str, optional): A run or setting name to compare against.
+        num_replicates (int): B. Defaults to 1,000.
+        seed (int): Seed of the resampling. Defaults to 0.
+
+    Returns:
+        ComparisonStatistics: Runs without test predictions, or on another test
+        set than the first run's, are left out, with a note.
+    """
+    if num_replicates < 1:
+        raise ValueError(f'--bootstrap must be >= 1, got {num_replicates}')
+    result = ComparisonStatistics(num_replicates, seed)
+    reference: Optional[Tuple[str, TestPredictions]] = None
+    counts = None
+    per_run: Dict[str, Dict[str, torch.Tensor]] = {}
+    points: Dict[str, Dict[str, float]] = {}
+    for record in records:
+        path = test_predictions.path_in(record.work_dir)
+        if not osp.isfile(path):
+            result.notes.append(f'{record.name}: no {test_predictions.FILE_NAME}, so no '
+                                'intervals (test it with RunFactsHook in the config)')
+            continue
+        try:
+            predictions = test_predictions.read(path)
+        except (OSError, ValueError) as error:
+            result.notes.append(f'{record.name}: {error}')
+            continue
+        if reference is None:
+            reference = (record.name, predictions)
+            num = predictions.scores.shape[0]
+            counts = replicate_counts(bootstrap_indices(num, num_replicates, seed), num)
+        else:
+            why = _same_test_set(reference[1], predictions)
+            if why is not None:
+                result.notes.append(f'{record.name} was tested on another test set than '
+                                    f'{reference[0]} ({why}): left out of the bootstrap')
+                continue
+        bounds = group_bounds_of(record)
+        point = replicate_metrics(predictions, torch.ones((1, counts.shape[1]),
+                                                          dtype=torch.int32), bounds)
+        replicates = replicate_metrics(predictions, counts, bounds)
+        points[record.name] = {key: float(value[0]) for key, value in point.items()}
+        per_run[record.name] = replicates
+        result.runs[record.name] = {key: (points[record.name][key], *_interval(value))
+                                    for key, value in replicates.items()}
+        scores = torch.from_numpy(np.ascontiguousarray(predictions.scores))
+        target = torch.from_numpy(np.ascontiguousarray(predictions.target))
+        result.reliability[record.name] = {key: value.numpy() for key, value in
+                                           reliability_bins(scores, target).items()}
+        del predictions, scores, target
+    for run in per_run:
+        setting = result.settings.setdefault(setting_name(run), SettingStatistics(
+            setting_name(run)))
+        setting.runs.append(run)
+    for setting in result.settings.values():
+        metrics = set.intersection(*(set(per_run[run]) for run in setting.runs))
+        for metric in [m for m in BOOTSTRAP_METRICS if m in metrics]:
+            values = np.array([points[run][metric] for run in setting.runs])
+            setting.point[metric] = float(np.mean(values))
+            setting.sd[metric] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+            setting.replicates[metric] = torch.stack(
+                [per_run[run][metric] for run in setting.runs]).mean(dim=0)
+    if baseline is not None:
+        _differences(result, baseline)
+    return result
+
+
+def _differences(result: ComparisonStatistics, baseline: str) -> None:
+    name = baseline if baseline in result.settings else setting_name(baseline)
+    if name not in result.settings:
+        result.notes.append(f'--baseline {baseline} names no compared run or setting with test '
+                            f'predictions (they are: {sorted(result.settings)}); no differences')
+        return
+    result.baseline = name
+    base = result.settings[name]
+    for setting in result.settings.values():
+        deltas = {}
+        for metric in setting.replicates:
+            if metric not in base.replicates:
+                continue
+            diff = setting.replicates[metric] - base.replicates[metric]
+            deltas[metric] = (setting.point[metric] - base.point[metric], *_interval(diff))
+        result.deltas[setting.name] = deltas
+
+
+def verdict(metric: str, low: float, high: float) -> str:
+    """``better``, ``worse`` or ``within noise``: what an interval of a difference supports."""
+    if math.isnan(low) or math.isnan(high) or low <= 0 <= high:
+        return 'within noise'
+    better = low > 0 if metric not in LOWER_IS_BETTER else high < 0
+    return 'better' if better else 'worse'
+
+
+def statistics_columns() -> List[str]:
+    """The summary.csv columns of the statistics, per metric ``m`` of :data:`BOOTSTRAP_METRICS`:
+    ``test_<m>_ci_low/high`` (the run's interval), ``test_<m>_mean/sd`` (its setting over
+    seeds), ``delta_test_<m>`` and ``delta_test_<m>_ci_low/high`` (its setting against the
+    baseline setting)."""
+    names = ['setting', 'seeds']
+    for metric in BOOTSTRAP_METRICS:
+        names += [f'test_{metric}_ci_low', f'test_{metric}_ci_high', f'test_{metric}_mean',
+                  f'test_{metric}_sd', f'delta_test_{metric}', f'delta_test_{metric}_ci_low',
+                  f'delta_test_{metric}_ci_high']
+    return names
+
+
+def _rounded(value: float):
+    return '' if value is None or math.isnan(value) else round(value, 4)
+
+
+def statistics_cells(run: str, stats: Optional[ComparisonStatistics]) -> Dict[str, object]:
+    """A run's cells of :func:`statistics_columns` (empty where there is no statistic)."""
+    cells = {name: '' for name in statistics_columns()}
+    setting = setting_name(run)
+    cells['setting'] = setting
+    if stats is None:
+        return cells
+    group = stats.settings.get(setting)
+    cells['seeds'] = len(group.runs) if group is not None else ''
+    for metric, (_, low, high) in stats.runs.get(run, {}).items():
+        cells[f'test_{metric}_ci_low'], cells[f'test_{metric}_ci_high'] = (_rounded(low),
+                                                                           _rounded(high))
+    if group is not None:
+        for metric in group.point:
+            cells[f'test_{metric}_mean'] = _rounded(group.point[metric])
+            cells[f'test_{metric}_sd'] = _rounded(group.sd[metric])
+    for metric, (delta, low, high) in stats.deltas.get(setting, {}).items():
+        cells[f'delta_test_{metric}'] = _rounded(delta)
+        cells[f'delta_test_{metric}_ci_low'] = _rounded(low)
+        cells[f'delta_test_{metric}_ci_high'] = _rounded(high)
+    return cells
+
+
+def _fmt(value: float) -> str:
+    return '–' if value is None or math.isnan(value) else f'{value:.1f}'
+
+
+def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
+    """The summary.md sections: each setting with its intervals and seeds, and its differences
+    against the baseline with what they support."""
+    level = int(LEVEL * 100)
+    parts = ['', '## Test, with intervals', '',
+             f'Paired bootstrap over the test images: {stats.num_replicates} replicates (seed '
+             f'{stats.seed}), the same resampled image sets for every run; {level} % percentile '
+             'intervals; a setting of several seeds: the mean of its runs, with the standard '
+             'deviation over the seeds (sd), and the interval of the mean.', '']
+    metrics = [m for m in BOOTSTRAP_METRICS if any(m in s.point for s in stats.settings.values())]
+    parts.append('| setting | seeds | ' + ' | '.join(metrics) + ' |')
+    parts.append('|---|---:|' + '---:|' * len(metrics))
+    for setting in stats.settings.values():
+        cells = []
+        for metric in metrics:
+            if metric not in setting.point:
+                cells.append('–')
+                continue
+            low, high = setting.interval(metric)
+            sd = setting.sd[metric]
+            cells.append(f'{_fmt(setting.point[metric])} [{_fmt(low)}, {_fmt(high)}]'
+                         + ('' if math.isnan(sd) else f' sd {sd:.1f}'))
+        parts.append(f'| {setting.name} | {len(setting.runs)} | ' + ' | '.join(cells) + ' |')
+    if stats.baseline is not None:
+        parts += ['', f'## Against {stats.baseline}', '',
+                  f'Difference of each setting from the baseline {stats.baseline} (points), with '
+                  f'the {level} % interval of the paired difference. *better* / *worse*: the '
+                  'interval excludes 0 (for ECE lower is better); *within noise*: it does not, '
+                  'and the data do not say which is better.', '']
+        parts.append('| setting | ' + ' | '.join(metrics) + ' |')
+        parts.append('|---|' + '---|' * len(metrics))
+        for setting, deltas in stats.deltas.items():
+            if setting == stats.baseline:
+                continue
+            cells = []
+            for metric in metrics:
+                if metric not in deltas:
+                    cells.append('–')
+                    continue
+                delta, low, high = deltas[metric]
+                cells.append(f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] '
+                             f'{verdict(metric, low, high)}')
+            parts.append(f'| {setting} | ' + ' | '.join(cells) + ' |')
+    if stats.notes:
+        parts += ['', 'Not in the statistics:', ''] + [f'- {note}' for note in stats.notes]
+    return parts

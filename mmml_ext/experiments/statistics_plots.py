@@ -1,0 +1,100 @@
+"""The comparison's figures of its statistics (matplotlib, PNG).
+
+- ``calibration.png``: reliability diagrams, a panel per setting (its runs
+  overlaid): the fraction of positives against the mean score in each of the
+  15 score bins, with the diagonal of perfect calibration and each run's ECE;
+- ``differences.png``: each setting's difference from the baseline with its
+  95 % bootstrap interval, a panel per metric; a difference whose interval
+  crosses 0 (the dashed line) is within noise.
+
+Each function returns the file name it wrote, or None when there is nothing
+to draw.
+"""
+import math
+from typing import List, Optional
+
+import numpy as np
+
+from .grid import setting_name
+from .plots import _legend_outside, _note, _save, plt
+from .statistics import LOWER_IS_BETTER, ComparisonStatistics, verdict
+
+
+def plot_calibration(stats: ComparisonStatistics, out_dir: str) -> Optional[str]:
+    """Reliability diagrams: a panel per setting, its runs (seeds) overlaid."""
+    if not stats.reliability:
+        return None
+    settings: List[str] = list(dict.fromkeys(setting_name(run) for run in stats.reliability))
+    cols = min(3, len(settings))
+    rows = math.ceil(len(settings) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4 * rows), squeeze=False,
+                             sharex=True, sharey=True)
+    for ax, setting in zip(axes.flat, settings):
+        ax.plot([0, 1], [0, 1], color='0.6', lw=1, ls='--', label='perfect calibration')
+        runs = [run for run in stats.reliability if setting_name(run) == setting]
+        for i, run in enumerate(runs):
+            bins = stats.reliability[run]
+            filled = bins['count'] > 0
+            ece = stats.runs.get(run, {}).get('ECE', (math.nan, ))[0]
+            label = (run[len(setting):].lstrip('_') or run) + f' (ECE {ece:.1f})'
+            ax.plot(bins['confidence'][filled], bins['accuracy'][filled], marker='o', ms=3,
+                    lw=1.2, color=plt.get_cmap('tab10')(i % 10), label=label)
+        ax.set(title=setting, xlim=(0, 1), ylim=(0, 1))
+        ax.set_title(setting, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc='upper left')
+    for ax in axes.flat[len(settings):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel('mean score in the bin')
+    for ax in axes[:, 0]:
+        ax.set_ylabel('fraction of positives')
+    fig.suptitle('Reliability on the test set (15 score bins, non-ignored cells)')
+    fig.tight_layout()
+    return _save(fig, out_dir, 'calibration.png')
+
+
+def plot_differences(stats: ComparisonStatistics, out_dir: str) -> Optional[str]:
+    """Differences from the baseline with their intervals, a panel per metric."""
+    others = [s for s in stats.deltas if s != stats.baseline and stats.deltas[s]]
+    if stats.baseline is None or not others:
+        return None
+    metrics = [m for m in dict.fromkeys(m for s in others for m in stats.deltas[s])]
+    cols = min(4, len(metrics))
+    rows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 0.45 * len(others) * rows + 1.6),
+                             squeeze=False, sharey=True)
+    colors = dict(better='tab:green', worse='tab:red')
+    colors['within noise'] = '0.45'
+    y = np.arange(len(others))
+    for ax, metric in zip(axes.flat, metrics):
+        for i, setting in enumerate(others):
+            if metric not in stats.deltas[setting]:
+                continue
+            delta, low, high = stats.deltas[setting][metric]
+            color = colors[verdict(metric, low, high)]
+            ax.errorbar(delta, y[i], xerr=[[delta - low], [high - delta]], fmt='o', ms=4,
+                        color=color, capsize=3)
+        ax.axvline(0, color='0.3', lw=1, ls='--')
+        lower = ' (lower is better)' if metric in LOWER_IS_BETTER else ''
+        ax.set_title(f'{metric}{lower}', fontsize=9)
+        ax.grid(alpha=0.3, axis='x')
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    axes[0, 0].set_yticks(y, others, fontsize=8)
+    axes[0, 0].invert_yaxis()
+    for ax in axes[-1]:
+        ax.set_xlabel(f'difference from {stats.baseline} (points)', fontsize=8)
+    handles = [plt.Line2D([], [], color=c, marker='o', ls='', label=v) for v, c in colors.items()]
+    fig.suptitle(f'Against {stats.baseline}: paired bootstrap, {stats.num_replicates} '
+                 'replicates, 95 % intervals')
+    fig.tight_layout()
+    _legend_outside(fig, handles, [h.get_label() for h in handles],
+                    bbox_to_anchor=(1.0, 0.95))
+    _note(fig, [f'{setting}: {len(stats.settings[setting].runs)} seed(s)'
+                for setting in others if len(stats.settings[setting].runs) > 1])
+    return _save(fig, out_dir, 'differences.png')
+
+
+#: the statistics' figures, by file name
+STATISTICS_PLOTS = {'calibration.png': plot_calibration, 'differences.png': plot_differences}

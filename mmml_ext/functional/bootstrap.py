@@ -1,0 +1,554 @@
+"""Paired bootstrap over test images: every replicate's metrics, vectorised, without re-sorting.
+
+A replicate draws N test images with replacement (:func:`bootstrap_indices`,
+one fixed seed, the same draws for every run that is compared). It is
+described by its counts: ``w_bn``, how many times replicate b drew image n
+(:func:`replicate_counts`). A metric of the replicate is the metric of the
+resampled data, where an image drawn k times counts k times. Every metric
+below is a function of weighted counts, so each replicate is one row of
+weights over the original images, and the resampled data are never built.
+
+**Confusion counts** (CP / CR / CF1 / OP / OR / OF1), over non-ignored cells
+(:func:`bootstrap_confusion`)::
+
+    TP_bc = sum_n w_bn [pred_nc and target_nc = 1]      (a matrix product)
+    FP_bc = sum_n w_bn [pred_nc and target_nc = 0]
+    FN_bc = sum_n w_bn [not pred_nc and target_nc = 1]
+
+**Means of a per-sample value** such as the exact-match indicator of subset
+accuracy (:func:`bootstrap_mean`)::
+
+    mean_b = sum_n w_bn v_n [valid_n] / sum_n w_bn [valid_n]
+
+**Average precision**, exactly scikit-learn's ``average_precision_score`` on
+the resampled data (:func:`bootstrap_average_precision`). For one class, rank
+its non-ignored images by score from the highest; equal scores form a tie
+group, and the copies of one image are tied with each other. With TP_b(g) and
+CNT_b(g) the weighted numbers of positives and of images scoring at least the
+score of group g::
+
+    AP_b = sum_g P_b(g) TP_b(g) / CNT_b(g)  /  sum_g P_b(g)
+
+where P_b(g) is the weight of the positives of group g (each positive j
+contributes w_bj times the precision at the end of its tie group). A class
+drawn with no positive has no AP: NaN.
+
+*Why no re-sorting is needed.* Resampling changes how often an image counts,
+never its score: duplicates take the rank of their image, and the images a
+replicate misses count 0. So the ranking and the tie groups of each class are
+those of the original data, computed once; a replicate only changes the
+weights. TP_b and CNT_b are then cumulative sums of the weights in rank order,
+read at the ends of the tie groups. Here the sums of each group are formed
+first and cumulated over groups, which is the same number with fewer terms;
+and since only the groups that hold a positive enter AP, every image is added
+to the first group holding a positive at or below its score (an image below
+the last one takes no part). For a chunk of classes this is one sparse matrix
+A (rows: the positive groups of the classes, twice -- once for the positives,
+once for the negatives; columns: images; one 1 per non-ignored cell at or above
+its class's lowest positive), and the group sums of a chunk of replicates are
+the product ``A @ w.T``: the ranking is done once and every replicate costs one
+multiply-add per cell. Integer counts are added exactly (float32 while a
+replicate draws fewer than 2**24 images, float64 beyond).
+
+*Memory.* The matrices of all classes are kept (about 12 bytes per cell of
+the (N, C) predictions) while the replicates are weighted in chunks, so that a
+chunk's (N x replicates) weights and its float64 arrays over the positive
+groups stay within about :data:`CHUNK_BYTES` (64 MB).
+"""
+import math
+import numbers
+import warnings
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from .checks import check_scores_target, check_target
+from .tie_groups import classes_per_chunk
+
+#: Working memory of one chunk (replicates x samples arrays), in bytes.
+CHUNK_BYTES = 64 << 20
+#: Row blocks of :func:`replicate_counts` hold about this many draws.
+_DRAWS_PER_BLOCK = 1 << 23
+#: A float32 sum of integer counts is exact below this.
+_FLOAT32_EXACT = 1 << 24
+_LOW_31_BITS = 0x7FFFFFFF
+_NEGATIVE_ZERO = -2**31  # the bits of -0.0 as an int32
+
+
+def _check_int(value, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
+
+
+def _check_chunk(value, name: str) -> None:
+    if value is not None:
+        _check_int(value, name, 1)
+
+
+def check_counts(counts: torch.Tensor, num_samples: int, name: str = 'counts') -> None:
+    """``counts`` must be a (B, N) tensor of finite, non-negative replicate counts, B >= 1."""
+    if not isinstance(counts, torch.Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor, got {type(counts).__name__}')
+    if counts.dim() != 2 or counts.shape[1] != num_samples:
+        raise ValueError(f'{name} must have shape (B, N) = (B, {num_samples}), one row of '
+                         f'sample counts per bootstrap replicate, got {tuple(counts.shape)}')
+    if counts.shape[0] == 0:
+        raise ValueError(f'{name} holds no replicate (shape {tuple(counts.shape)})')
+    if counts.is_complex():
+        raise ValueError(f'{name} must be real, got {counts.dtype}')
+    if counts.dtype != torch.bool and counts.numel() > 0:
+        low, high = torch.aminmax(counts)  # no (B, N) temporary in the common case
+        if not (bool(low >= 0) and bool(torch.isfinite(high))):  # NaN fails both
+            bad = ~(torch.isfinite(counts) & (counts >= 0))
+            replicate, sample = bad.nonzero()[0].tolist()
+            raise ValueError(f'{name} must be finite and non-negative (times each sample is '
+                             f'drawn); replicate {replicate}, sample {sample} is '
+                             f'{counts[replicate, sample].item()}')
+
+
+def bootstrap_indices(num_samples: int, num_replicates: int = 1000, seed: int = 0) -> np.ndarray:
+    """The images of each bootstrap replicate: N draws with replacement, per replicate.
+
+    Args:
+        num_samples (int): N, the number of test images (>= 1).
+        num_replicates (int): B (>= 1). Defaults to 1000.
+        seed (int): Seed of ``np.random.default_rng`` (>= 0). Defaults to 0.
+            The same seed gives the same replicates, so that runs tested on
+            the same images are compared on the same resampled sets.
+
+    Returns:
+        np.ndarray: (B, N) int64; row b holds the indices drawn by replicate
+        b, each uniform in [0, N).
+
+    Examples:
+        >>> idx = bootstrap_indices(5, num_replicates=3, seed=0)
+        >>> idx.shape, idx.dtype.name, bool((idx >= 0).all() and (idx < 5).all())
+        ((3, 5), 'int64', True)
+        >>> bool((idx == bootstrap_indices(5, 3, seed=0)).all())
+        True
+    """
+    _check_int(num_samples, 'num_samples', 1)
+    _check_int(num_replicates, 'num_replicates', 1)
+    _check_int(seed, 'seed', 0)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, num_samples, size=(num_replicates, num_samples), dtype=np.int64)
+
+
+def replicate_counts(indices: Union[np.ndarray, torch.Tensor], num_samples: int) -> torch.Tensor:
+    """How many times each sample is drawn in each replicate.
+
+    Args:
+        indices (np.ndarray): (B, M) integer sample indices in [0, N), one row
+            per replicate (from :func:`bootstrap_indices`, where M = N).
+        num_samples (int): N.
+
+    Returns:
+        torch.Tensor: (B, N) int32 counts; each row sums to M. One
+        scatter-add per block of replicates (about 8 M draws), no (B, N)
+        temporary beside the result.
+
+    Examples:
+        >>> replicate_counts(np.array([[0, 0, 2], [1, 2, 0]]), 3)
+        tensor([[2, 0, 1],
+                [1, 1, 1]], dtype=torch.int32)
+    """
+    _check_int(num_samples, 'num_samples', 1)
+    if isinstance(indices, torch.Tensor):
+        indices = indices.cpu().numpy()
+    indices = np.asarray(indices)
+    if indices.ndim != 2 or indices.shape[0] == 0:
+        raise ValueError(f'indices must have shape (B, M) with B >= 1, one row of drawn sample '
+                         f'indices per replicate, got {indices.shape}')
+    if indices.dtype.kind not in 'iu':
+        raise ValueError(f'indices must be integers, got {indices.dtype}')
+    if indices.size and (indices.min() < 0 or indices.max() >= num_samples):
+        bad = np.argwhere((indices < 0) | (indices >= num_samples))[0]
+        raise ValueError(f'indices must lie in [0, {num_samples}) (num_samples={num_samples}); '
+                         f'replicate {bad[0]}, draw {bad[1]} is {indices[bad[0], bad[1]]}')
+    num_replicates, num_draws = indices.shape
+    counts = torch.zeros((num_replicates, num_samples), dtype=torch.int32)
+    rows = max(1, _DRAWS_PER_BLOCK // max(num_draws, 1))
+    for start in range(0, num_replicates, rows):
+        block = torch.from_numpy(np.ascontiguousarray(indices[start:start + rows],
+                                                      dtype=np.int64))
+        ones = torch.ones((1, 1), dtype=torch.int32).expand(block.shape)
+        counts[start:start + len(block)].scatter_add_(1, block, ones)
+    return counts
+
+
+# ---------------------------------------------------------------- average precision
+
+class _RankedChunk(NamedTuple):
+    """A chunk of ranked classes as the sparse matrix of the module docstring."""
+    start: int  # first class of the chunk
+    stop: int
+    matrix: Optional[torch.Tensor]  # (2 R, N) CSR; None when no class of the chunk has a positive
+    row_class: torch.Tensor  # (R,) class of each positive group, in [0, stop - start)
+    class_base: torch.Tensor  # (stop - start,) first row of each class
+    num_rows: int  # R
+
+
+def _descending_order(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per row of (k, N) ``scores``: the samples from the highest score down, and a key of each
+    ranked cell that is equal exactly where the scores are equal."""
+    num = scores.shape[1]
+    shift = max(1, (num - 1).bit_length())
+    if scores.device.type == 'cpu' and scores.dtype in (torch.float32, torch.float16,
+                                                        torch.bfloat16) and shift <= 31:
+        # tie_groups' trick: the float32 bits mapped so that integer order is float order,
+        # here reversed and with the sample index in the low bits; one integer sort
+        bits = torch.empty(scores.shape, dtype=torch.int64)
+        bits.copy_(scores.to(torch.float32).view(torch.int32))
+        bits.masked_fill_(bits == _NEGATIVE_ZERO, 0)  # -0.0 ranks with +0.0
+        bits.bitwise_xor_((bits < 0).to(torch.int64).mul_(_LOW_31_BITS))
+        keys = torch.neg(bits).add_(_LOW_31_BITS)  # in [0, 2**32): highest score first
+        del bits
+        keys.bitwise_left_shift_(shift).add_(torch.arange(num, dtype=torch.int64))
+        keys.numpy().sort(axis=1)
+        order = keys.bitwise_and((1 << shift) - 1)
+        return order, keys.bitwise_right_shift_(shift)
+    values, order = torch.sort(scores, dim=1, descending=True, stable=True)
+    return order, values
+
+
+def _rank_chunk(scores: torch.Tensor, target: torch.Tensor, start: int, stop: int,
+                dtype: torch.dtype) -> _RankedChunk:
+    """Rank classes ``start:stop`` once and build their matrix of positive groups."""
+    device = scores.device
+    num = scores.shape[0]
+    order, key = _descending_order(scores[:, start:stop].t())
+    label = torch.gather(target[:, start:stop].t().to(torch.int8), 1, order)  # in rank order
+    num_classes = stop - start
+    new_group = torch.ones(key.shape, dtype=torch.bool, device=device)
+    torch.ne(key[:, 1:], key[:, :-1], out=new_group[:, 1:])
+    del key
+    group = new_group.cumsum(dim=1)  # 1-based tie group of each cell within its class
+    del new_group
+    group_offset = torch.zeros(num_classes, dtype=torch.int64, device=device)
+    group_offset[1:] = group[:-1, -1].cumsum(0)
+    group += group_offset[:, None] - 1  # flat over the chunk
+    positive = label == 1
+    has_positive = torch.zeros(int(group[-1, -1]) + 1, dtype=torch.int64, device=device)
+    has_positive[group[positive]] = 1
+    before = has_positive.cumsum(0) - has_positive  # positive groups above each group (flat)
+    class_base = before[group_offset]  # positive groups of the chunk above each class
+    positive_groups = torch.empty_like(class_base)
+    positive_groups[:-1] = class_base[1:] - class_base[:-1]
+    positive_groups[-1] = int(has_positive.sum()) - class_base[-1]
+    del has_positive
+    # a cell's row: the first positive group at or below its score (its own when it is positive)
+    row = before[group]
+    del before, group
+    keep = (label >= 0) & (row < (class_base + positive_groups)[:, None])
+    num_rows = int(positive_groups.sum())
+    row_class = torch.repeat_interleave(torch.arange(num_classes, device=device),
+                                        positive_groups)
+    if num_rows == 0:
+        return _RankedChunk(start, stop, None, row_class, class_base, 0)
+    # positives in rows [0, R), negatives in [R, 2R): sort the cells by (row, sample)
+    row += (~positive).to(torch.int64) * num_rows
+    del positive, label
+    row, order = row[keep], order[keep]
+    del keep
+    shift = max(1, (num - 1).bit_length())
+    cells = row.bitwise_left_shift_(shift).add_(order)
+    del order
+    if device.type == 'cpu':
+        cells.numpy().sort()
+    else:
+        cells = cells.sort().values
+    columns = cells.bitwise_and((1 << shift) - 1)
+    crow = torch.zeros(2 * num_rows + 1, dtype=torch.int64, device=device)
+    crow[1:] = torch.bincount(cells.bitwise_right_shift_(shift),
+                              minlength=2 * num_rows).cumsum(0)
+    del cells
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # torch's notes that sparse CSR is in beta
+        matrix = torch.sparse_csr_tensor(crow, columns,
+                                         torch.ones(len(columns), dtype=dtype, device=device),
+                                         size=(2 * num_rows, num), check_invariants=False)
+    return _RankedChunk(start, stop, matrix, row_class, class_base, num_rows)
+
+
+def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torch.Tensor:
+    """(b, k) AP of the chunk's classes, with ``weights`` (N, b) the replicates' counts."""
+    num_classes = chunk.stop - chunk.start
+    num_replicates = weights.shape[1]
+    out = torch.full((num_classes, num_replicates), float('nan'), dtype=torch.float64,
+                     device=weights.device)
+    if chunk.matrix is None:
+        return out.t()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        sums = torch.sparse.mm(chunk.matrix, weights)  # (2R, b): each group's positives, others
+    rows = chunk.num_rows
+    new_positive = sums[:rows].to(torch.float64)
+    counted = sums[rows:].to(torch.float64)
+    del sums
+    tp = new_positive.cumsum(0)
+    counted.add_(new_positive).cumsum_(0)
+    # the cumulative sums run over the whole chunk: take off the classes above
+    above = (chunk.class_base - 1).clamp(min=0)
+    first_class = (chunk.class_base == 0)[:, None]
+    tp -= tp[above].masked_fill_(first_class, 0)[chunk.row_class]
+    counted -= counted[above].masked_fill_(first_class, 0)[chunk.row_class]
+    # a group with no positive drawn adds 0 (its count may be 0 too)
+    counted.masked_fill_(counted == 0, 1)
+    terms = tp.mul_(new_positive).div_(counted)
+    del counted
+    classes = chunk.row_class
+    ap_sum = torch.zeros_like(out).index_add_(0, classes, terms)
+    n_pos = torch.zeros_like(out).index_add_(0, classes, new_positive)
+    drawn = n_pos > 0
+    out[drawn] = ap_sum[drawn] / n_pos[drawn]
+    return out.t()
+
+
+def _sum_dtype(counts: torch.Tensor) -> torch.dtype:
+    """float32 when it adds the counts of every replicate exactly, else float64."""
+    if counts.dtype == torch.bool:
+        return torch.float32 if counts.shape[1] < _FLOAT32_EXACT else torch.float64
+    if counts.is_floating_point():
+        return torch.float64
+    if counts.numel() == 0 or int(counts.max()) * counts.shape[1] < _FLOAT32_EXACT:
+        return torch.float32  # no row can sum to 2**24
+    rows = max(1, _DRAWS_PER_BLOCK // counts.shape[1])  # no int64 copy of all the counts
+    most = max(int(counts[start:start + rows].sum(dim=1, dtype=torch.int64).max())
+               for start in range(0, counts.shape[0], rows))
+    return torch.float32 if most < _FLOAT32_EXACT else torch.float64
+
+
+def bootstrap_average_precision(scores: torch.Tensor, target: torch.Tensor, counts: torch.Tensor,
+                                chunk_classes: Optional[int] = None,
+                                chunk_replicates: Optional[int] = None) -> torch.Tensor:
+    """AP of every class in every bootstrap replicate: scikit-learn's AP on the resampled data.
+
+    Each class is ranked once; a replicate only weights the ranked images (see
+    the module docstring). Equal to ``average_precision_score`` of the
+    replicate's images (``scores[idx]``, ``target[idx]``) with ties grouped, a
+    drawn image tied with its own copies, ignored cells left out.
+
+    Args:
+        scores (torch.Tensor): (N, C) finite scores; only their order matters.
+        target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored), any integer or
+            bool dtype.
+        counts (torch.Tensor): (B, N) non-negative times each image is drawn
+            in each replicate (:func:`replicate_counts`); a row of ones gives
+            the point estimate. Real weights are allowed too.
+        chunk_classes (int, optional): Classes ranked and weighted together.
+            Defaults to :func:`~mmml_ext.functional.tie_groups.classes_per_chunk`
+            of (N, C).
+        chunk_replicates (int, optional): Replicates weighted together.
+            Defaults to as many as keep the chunk's replicate x sample arrays
+            within about 64 MB (:data:`CHUNK_BYTES`).
+
+    Returns:
+        torch.Tensor: (B, C) float64 AP in [0, 1]; NaN where the replicate
+        draws no positive of the class.
+
+    Examples:
+        >>> scores = torch.tensor([[0.9], [0.5], [0.5], [0.1]])
+        >>> target = torch.tensor([[1], [1], [0], [1]], dtype=torch.int8)
+        >>> counts = torch.tensor([[1, 1, 1, 1], [2, 0, 1, 1], [0, 0, 4, 0]])
+        >>> bootstrap_average_precision(scores, target, counts)
+        tensor([[0.8056],
+                [0.9167],
+                [   nan]], dtype=torch.float64)
+    """
+    check_scores_target(scores, target)
+    num_samples, num_classes = scores.shape
+    check_counts(counts, num_samples)
+    _check_chunk(chunk_classes, 'chunk_classes')
+    _check_chunk(chunk_replicates, 'chunk_replicates')
+    if chunk_classes is None:
+        chunk_classes = classes_per_chunk(num_samples, num_classes)
+    dtype = _sum_dtype(counts)
+    counts = counts.to(scores.device)
+    chunks: List[_RankedChunk] = [
+        _rank_chunk(scores, target, start, min(start + chunk_classes, num_classes), dtype)
+        for start in range(0, num_classes, chunk_classes)]
+    num_replicates = counts.shape[0]
+    if chunk_replicates is None:
+        # per replicate: N weights, and four float64 arrays of the chunk's positive groups
+        widest = max(num_samples, 5 * max(chunk.num_rows for chunk in chunks))
+        chunk_replicates = max(1, min(num_replicates, CHUNK_BYTES // (8 * widest)))
+    out = torch.empty((num_replicates, num_classes), dtype=torch.float64, device=scores.device)
+    for first in range(0, num_replicates, chunk_replicates):
+        last = min(first + chunk_replicates, num_replicates)
+        weights = torch.empty((num_samples, last - first), dtype=dtype, device=counts.device)
+        weights.copy_(counts[first:last].t())  # (N, b)
+        for chunk in chunks:
+            out[first:last, chunk.start:chunk.stop] = _chunk_average_precision(chunk, weights)
+    return out
+
+
+# ---------------------------------------------------------------- counts and means
+
+def bootstrap_confusion(pred: torch.Tensor, target: torch.Tensor,
+                        counts: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Per-class true positives, false positives and false negatives of every replicate.
+
+    Weighted counts over the non-ignored cells, as matrix products of the
+    counts (float64) with indicator matrices: exact integers for integer
+    counts (below 2**53).
+
+    Args:
+        pred (torch.Tensor): (N, C) bool predictions (e.g. from
+            :func:`~mmml_ext.functional.confusion.multilabel_predict`).
+        target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored).
+        counts (torch.Tensor): (B, N) non-negative times each sample is drawn
+            in each replicate.
+
+    Returns:
+        dict: ``tp``, ``fp``, ``fn``, each a (B, C) float64 tensor.
+
+    Examples:
+        >>> pred = torch.tensor([[True, False], [True, True], [False, True]])
+        >>> target = torch.tensor([[1, 0], [0, -1], [1, 1]], dtype=torch.int8)
+        >>> counts = torch.tensor([[1, 1, 1], [0, 2, 1]])
+        >>> for key, value in bootstrap_confusion(pred, target, counts).items():
+        ...     print(key, value.tolist())
+        tp [[1.0, 1.0], [0.0, 1.0]]
+        fp [[1.0, 0.0], [2.0, 0.0]]
+        fn [[1.0, 0.0], [1.0, 0.0]]
+    """
+    if not isinstance(pred, torch.Tensor) or pred.dtype != torch.bool or pred.dim() != 2:
+        raise ValueError('pred must be an (N, C) bool tensor, got '
+                         + (f'{pred.dtype} {tuple(pred.shape)}' if isinstance(pred, torch.Tensor)
+                            else type(pred).__name__))
+    check_target(target, pred.shape)
+    num_samples, num_classes = pred.shape
+    check_counts(counts, num_samples)
+    positive = target if target.dtype == torch.bool else target == 1
+    negative = ~target if target.dtype == torch.bool else target == 0
+    counts = counts.to(pred.device)
+    num_replicates = counts.shape[0]
+    # three (N, k) indicators and a (b, N) block of counts, each within the budget
+    chunk_classes = max(1, min(num_classes, CHUNK_BYTES // (3 * 8 * num_samples)))
+    chunk_replicates = max(1, min(num_replicates, CHUNK_BYTES // (8 * num_samples)))
+    out = {key: torch.empty((num_replicates, num_classes), dtype=torch.float64,
+                            device=pred.device) for key in ('tp', 'fp', 'fn')}
+    for start in range(0, num_classes, chunk_classes):
+        stop = min(start + chunk_classes, num_classes)
+        p, pos, neg = pred[:, start:stop], positive[:, start:stop], negative[:, start:stop]
+        indicators = {'tp': (p & pos).double(), 'fp': (p & neg).double(),
+                      'fn': (~p & pos).double()}
+        for first in range(0, num_replicates, chunk_replicates):
+            last = min(first + chunk_replicates, num_replicates)
+            weights = counts[first:last].double()
+            for key, indicator in indicators.items():
+                torch.mm(weights, indicator, out=out[key][first:last, start:stop])
+    return out
+
+
+def bootstrap_mean(values: torch.Tensor, counts: torch.Tensor,
+                   valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The mean of a per-sample value in every replicate, over the samples that count.
+
+    ``mean_b = sum_n w_bn v_n / sum_n w_bn`` over valid samples n: the value's
+    mean on the resampled data (e.g. subset accuracy from the exact-match
+    indicator).
+
+    Args:
+        values (torch.Tensor): (N,) per-sample values (bool, integer or
+            floating), finite where valid; invalid ones are not read.
+        counts (torch.Tensor): (B, N) non-negative times each sample is drawn
+            in each replicate.
+        valid (torch.Tensor, optional): (N,) bool, False for samples that take
+            no part. Defaults to None (all take part).
+
+    Returns:
+        torch.Tensor: (B,) float64; NaN where a replicate draws no valid
+        sample.
+
+    Examples:
+        >>> values = torch.tensor([1., 0., 1., 5.])
+        >>> valid = torch.tensor([True, True, True, False])
+        >>> counts = torch.tensor([[1, 1, 1, 1], [0, 3, 1, 2], [0, 0, 0, 4]])
+        >>> bootstrap_mean(values, counts, valid)
+        tensor([0.6667, 0.2500,    nan], dtype=torch.float64)
+    """
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.numel() == 0:
+        raise ValueError('values must be a (N,) tensor with N >= 1, got '
+                         + (f'shape {tuple(values.shape)}' if isinstance(values, torch.Tensor)
+                            else type(values).__name__))
+    if values.is_complex():
+        raise ValueError(f'values must be real, got {values.dtype}')
+    num_samples = values.shape[0]
+    check_counts(counts, num_samples)
+    if valid is not None:
+        if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or \
+                valid.shape != values.shape:
+            raise ValueError(f'valid must be a bool tensor of the values shape ({num_samples},), '
+                             + (f'got {valid.dtype} {tuple(valid.shape)}'
+                                if isinstance(valid, torch.Tensor) else
+                                f'got {type(valid).__name__}'))
+        valid = valid.to(values.device)
+    values = values.double()
+    finite = torch.isfinite(values)
+    bad = ~finite if valid is None else valid & ~finite
+    if bool(bad.any()):
+        sample = int(bad.nonzero()[0])
+        raise ValueError(f'values must be finite where valid; sample {sample} is '
+                         f'{values[sample].item()}')
+    weight = torch.ones_like(values) if valid is None else valid.double()
+    columns = torch.stack([torch.where(weight > 0, values, torch.zeros_like(values)), weight], 1)
+    counts = counts.to(values.device)
+    num_replicates = counts.shape[0]
+    chunk = max(1, min(num_replicates, CHUNK_BYTES // (8 * num_samples)))
+    sums = torch.empty((num_replicates, 2), dtype=torch.float64, device=values.device)
+    for first in range(0, num_replicates, chunk):
+        torch.mm(counts[first:first + chunk].double(), columns, out=sums[first:first + chunk])
+    total, drawn = sums[:, 0], sums[:, 1]
+    return torch.where(drawn > 0, total / drawn.clamp(min=torch.finfo(torch.float64).tiny),
+                       torch.full_like(total, float('nan')))
+
+
+# ---------------------------------------------------------------- intervals
+
+def percentile_interval(replicates: torch.Tensor,
+                        level: float = 0.95) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Percentile bootstrap interval of each statistic, leaving out NaN replicates.
+
+    The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles over the
+    replicates, with linear interpolation (numpy's default): for 1,000
+    replicates and ``level=0.95``, the 2.5 and 97.5 percentiles.
+
+    Args:
+        replicates (torch.Tensor): (B, ...) a statistic in each replicate
+            (NaN where a replicate has none), B >= 1.
+        level (float): Coverage in (0, 1). Defaults to 0.95.
+
+    Returns:
+        tuple: ``(low, high)``, float64 tensors of the shape ``(...)``; NaN
+        where every replicate is NaN.
+
+    Examples:
+        >>> low, high = percentile_interval(torch.arange(101, dtype=torch.float64), 0.9)
+        >>> round(low.item(), 9), round(high.item(), 9)
+        (5.0, 95.0)
+        >>> low, high = percentile_interval(torch.tensor([[1., float('nan')], [3., float('nan')]]))
+        >>> low.tolist(), high.tolist()
+        ([1.05, nan], [2.95, nan])
+    """
+    if isinstance(replicates, np.ndarray):
+        replicates = torch.from_numpy(replicates)
+    if not isinstance(replicates, torch.Tensor):
+        raise TypeError(f'replicates must be a torch.Tensor, got {type(replicates).__name__}')
+    if replicates.dim() == 0 or replicates.shape[0] == 0:
+        raise ValueError(f'replicates must have shape (B, ...) with B >= 1, one statistic per '
+                         f'bootstrap replicate, got {tuple(replicates.shape)}')
+    if replicates.is_complex():
+        raise ValueError(f'replicates must be real, got {replicates.dtype}')
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or \
+            not 0 < float(level) < 1 or math.isnan(float(level)):
+        raise ValueError(f'level must be a number in (0, 1), got {level!r}')
+    values = replicates.double()
+    q = torch.tensor([(1 - float(level)) / 2, (1 + float(level)) / 2], dtype=torch.float64,
+                     device=values.device)
+    if values.numel() == 0:  # (B, 0, ...): nothing to interpolate
+        empty = values.new_empty(values.shape[1:])
+        return empty, empty.clone()
+    bounds = torch.nanquantile(values.reshape(values.shape[0], -1), q, dim=0)
+    return bounds[0].reshape(values.shape[1:]), bounds[1].reshape(values.shape[1:])

@@ -1,0 +1,172 @@
+"""The comparison's statistics: paired bootstrap intervals, seeds, differences, and what they say.
+
+Reference values are recomputed here, independently: each replicate's test set is materialised
+with the same drawn indices and scored with scikit-learn or plain numpy.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+import mmml_ext  # noqa: F401
+from mmml_ext.experiments import compare_runs
+from mmml_ext.experiments.statistics import verdict
+from mmml_ext.functional.bootstrap import bootstrap_indices
+from mmml_ext.run_facts import test_predictions
+
+N, C, B = 150, 6, 60
+CLASSES = tuple('abcdef')
+TRAIN_COUNTS = np.array([500, 200, 80, 40, 10, 3])  # head 0, 1; medium 2, 3; tail 4, 5
+
+
+def labels(seed=0):
+    target = (np.random.default_rng(seed).random((N, C)) < 0.3).astype(np.int8)
+    target[:3] = 1  # every class has positives
+    return target
+
+
+def write_run(root: Path, name: str, scores, target, thresholds=None, sample_idx=None):
+    run = root / name
+    (run / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    (run / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
+        json.dumps({'multi-label/mAP': 50.0, 'step': 1}) + '\n')
+    test_predictions.write(test_predictions.TestPredictions(
+        scores.astype(np.float32), target, CLASSES,
+        np.arange(N) if sample_idx is None else sample_idx,
+        np.full(C, 0.4, np.float32) if thresholds is None else thresholds, TRAIN_COUNTS),
+        str(run))
+    return run
+
+
+def scores_of(target, noise, seed):
+    rng = np.random.default_rng(seed)
+    return np.clip(0.5 * target + noise * rng.random(target.shape), 0, 1).round(2)
+
+
+def papers_cf1(y, pred):
+    present = y.sum(0) > 0  # the plugin's rule: classes without a positive left out
+    p = skm.precision_score(y[:, present], pred[:, present], average='macro', zero_division=0)
+    r = skm.recall_score(y[:, present], pred[:, present], average='macro', zero_division=0)
+    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+def independent_replicates(scores, target, indices):
+    """mAP, tail mAP, CF1 at 0.5, subset accuracy and ECE of each materialised replicate."""
+    out = {key: [] for key in ('mAP', 'mAP_tail', 'CF1', 'subset_accuracy', 'ECE')}
+    scores = scores.astype(np.float32).astype(np.float64)  # the values the file keeps
+    for idx in indices:
+        s, y = scores[idx], target[idx]
+        ap = [skm.average_precision_score(y[:, c], s[:, c]) if y[:, c].any() else np.nan
+              for c in range(C)]
+        out['mAP'].append(100 * np.nanmean(ap))
+        out['mAP_tail'].append(100 * np.nanmean(ap[4:]) if not np.isnan(ap[4:]).all()
+                               else np.nan)
+        pred = (s >= 0.5).astype(int)
+        out['CF1'].append(100 * papers_cf1(y, pred))
+        out['subset_accuracy'].append(100 * np.mean((pred == y).all(axis=1)))
+        bins = np.minimum((s.ravel() * 15).astype(int), 14)
+        gaps = np.bincount(bins, weights=y.ravel() - s.ravel(), minlength=15)
+        out['ECE'].append(100 * np.abs(gaps).sum() / s.size)
+    return {key: np.array(value) for key, value in out.items()}
+
+
+@pytest.fixture(scope='module')
+def sweep_like(tmp_path_factory):
+    """Two settings with two seeds each, one clearly better, and a copy of the baseline."""
+    root = tmp_path_factory.mktemp('runs')
+    target = labels()
+    runs = dict(bce_seed_0=scores_of(target, 1.0, 1), bce_seed_1=scores_of(target, 1.05, 2),
+                asl_seed_0=scores_of(target, 0.45, 3), asl_seed_1=scores_of(target, 0.5, 4))
+    for name, scores in runs.items():
+        write_run(root, name.replace('_seed_', '_seed-'), scores, target)
+    shutil.copytree(root / 'bce_seed-0', root / 'copy')
+    result = compare_runs([str(root)], str(root / 'report'), baseline='bce', bootstrap=B, seed=3)
+    return dict(root=root, target=target, runs=runs, result=result)
+
+
+def test_intervals_equal_an_independent_recomputation(sweep_like):
+    stats, target = sweep_like['result'].statistics, sweep_like['target']
+    indices = bootstrap_indices(N, B, 3)  # the same draws the comparison made
+    scores = sweep_like['runs']['asl_seed_0']
+    reference = independent_replicates(scores, target, indices)
+    point = independent_replicates(scores, target, [np.arange(N)])
+    for metric, values in reference.items():
+        got_point, low, high = stats.runs['asl_seed-0'][metric]
+        assert got_point == pytest.approx(point[metric][0], abs=1e-9), metric
+        assert (low, high) == pytest.approx(tuple(np.nanpercentile(values, [2.5, 97.5])),
+                                            abs=1e-9), metric
+
+
+def test_seeds_are_one_setting_with_mean_and_sd(sweep_like):
+    stats, target = sweep_like['result'].statistics, sweep_like['target']
+    asl = stats.settings['asl']
+    assert asl.runs == ['asl_seed-0', 'asl_seed-1']
+    points = [independent_replicates(sweep_like['runs'][f'asl_seed_{s}'], target,
+                                     [np.arange(N)])['mAP'][0] for s in (0, 1)]
+    assert asl.point['mAP'] == pytest.approx(np.mean(points))
+    assert asl.sd['mAP'] == pytest.approx(np.std(points, ddof=1))
+    rows = {row['run']: row for row in sweep_like['result'].rows}
+    assert rows['asl_seed-1']['setting'] == 'asl' and rows['asl_seed-1']['seeds'] == 2
+    assert rows['asl_seed-1']['test_mAP_mean'] == pytest.approx(np.mean(points), abs=1e-4)
+
+
+def test_differences_against_the_baseline(sweep_like):
+    stats, target = sweep_like['result'].statistics, sweep_like['target']
+    assert stats.baseline == 'bce'
+    # a run compared with a copy of itself differs by exactly 0, with the interval [0, 0]
+    copy = sweep_like['result'].statistics.runs['copy']['mAP']
+    base0 = sweep_like['result'].statistics.runs['bce_seed-0']['mAP']
+    assert copy == base0
+    indices = bootstrap_indices(N, B, 3)
+    per_run = {name: independent_replicates(scores, target, indices)['mAP']
+               for name, scores in sweep_like['runs'].items()}
+    diff = (per_run['asl_seed_0'] + per_run['asl_seed_1']) / 2 - (
+        per_run['bce_seed_0'] + per_run['bce_seed_1']) / 2
+    delta, low, high = stats.deltas['asl']['mAP']
+    assert (low, high) == pytest.approx(tuple(np.percentile(diff, [2.5, 97.5])), abs=1e-9)
+    assert low > 0 and verdict('mAP', low, high) == 'better'
+    markdown = (sweep_like['root'] / 'report' / 'summary.md').read_text()
+    assert '## Against bce' in markdown
+    assert f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] better' in markdown
+    csv_header = (sweep_like['root'] / 'report' / 'summary.csv').read_text().splitlines()[0]
+    for column in ('test_mAP_ci_low', 'test_mAP_ci_high', 'test_mAP_mean', 'test_mAP_sd',
+                   'delta_test_mAP', 'delta_test_mAP_ci_low', 'delta_test_mAP_ci_high',
+                   'delta_test_ECE_ci_high'):
+        assert column in csv_header.split(',')
+    assert {'calibration.png', 'differences.png'} <= set(sweep_like['result'].plots)
+
+
+def test_verdicts_follow_the_intervals():
+    assert verdict('mAP', 0.1, 2.0) == 'better' and verdict('mAP', -2.0, -0.1) == 'worse'
+    assert verdict('mAP', -0.1, 2.0) == 'within noise' and verdict('mAP', 0.0, 0.0) == \
+        'within noise'
+    assert verdict('ECE', -2.0, -0.1) == 'better' and verdict('ECE', 0.1, 1.0) == 'worse'
+
+
+def test_bad_input_is_named_and_the_report_still_written(tmp_path, capsys):
+    target = labels()
+    write_run(tmp_path, 'a_first', scores_of(target, 1.0, 1), target)  # the reference: first
+    other = labels(seed=5)
+    write_run(tmp_path, 'other_labels', scores_of(other, 1.0, 1), other)
+    shortened = write_run(tmp_path, 'fewer', scores_of(target, 1.0, 1), target)
+    preds = test_predictions.read(test_predictions.path_in(str(shortened)))
+    test_predictions.write(test_predictions.TestPredictions(
+        preds.scores[:100], preds.target[:100], CLASSES, np.arange(100)), str(shortened))
+    no_predictions = write_run(tmp_path, 'no_file', scores_of(target, 1.0, 1), target)
+    os.remove(test_predictions.path_in(str(no_predictions)))
+    result = compare_runs([str(tmp_path)], str(tmp_path / 'report'), baseline='nothing',
+                          bootstrap=20)
+    notes = ' '.join(result.statistics.notes)
+    assert 'fewer was tested on another test set than a_first (100 images x 6 classes' in notes
+    assert 'other_labels was tested on another test set than a_first (other images or ' \
+        'labels)' in notes
+    assert 'no_file: no test_predictions.npz' in notes
+    assert "--baseline nothing names no compared run or setting" in notes
+    assert set(result.statistics.runs) == {'a_first'}
+    markdown = (tmp_path / 'report' / 'summary.md').read_text()
+    assert 'Not in the statistics:' in markdown and 'no_file: no test_predictions.npz' in markdown
+    assert (tmp_path / 'report' / 'summary.csv').is_file()
