@@ -401,3 +401,25 @@ def test_a_checkpoint_without_statistics_is_checked_against_the_configs_training
     cfg.test_dataloader.dataset.metainfo = dict(classes=swapped)
     with pytest.raises(ValueError, match=r'the classes of the test set \(LongTailedShapes\)'):
         Runner.from_cfg(cfg).test()
+
+
+def test_statistics_repeat_the_settings_the_test_used(trained, tmp_path):
+    from mmml_ext.experiments import read_run
+    from mmml_ext.experiments.statistics import compare_statistics
+    cfg = small_config(tmp_path / 'test', load_from=str(trained.work_dir / 'epoch_1.pth'))
+    cfg.test_dataloader.dataset.indices = 25  # some classes without a positive
+    cfg.test_evaluator = [
+        dict(type='MeanAP', absent_classes='include', group_bounds=(5, 30)),
+        dict(type='MultiLabelPRF', items=('CF1', 'OF1'), absent_classes='include'),
+        dict(type='MultiLabelPRF', thresholds='tuned', items=('CF1', 'OF1')),
+        dict(type='SubsetAccuracy'),
+        dict(type='MultiLabelCalibration', num_bins=10),
+    ]
+    logged = Runner.from_cfg(cfg).test()
+    stats = compare_statistics([read_run(str(tmp_path / 'test'))], num_replicates=10)
+    point = {metric: value[0] for metric, value in stats.runs['test'].items()}
+    names = {'mAP': 'mAP', 'mAP_tail': 'mAP_tail', 'CF1': 'CF1', 'OF1': 'OF1',
+             'CF1_tuned': 'CF1_valtuned', 'OF1_tuned': 'OF1_valtuned',
+             'subset_accuracy': 'subset_accuracy', 'ECE': 'ECE'}
+    for ours, key in names.items():
+        assert point[ours] == pytest.approx(logged[f'multi-label/{key}'], abs=1e-3), ours

@@ -32,6 +32,11 @@ def labels(seed=0):
 def write_run(root: Path, name: str, scores, target, thresholds=None, sample_idx=None):
     run = root / name
     (run / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    if '_seed-' in name:  # as a sweep with --seeds records it
+        setting, seed = name.rsplit('_seed-', 1)
+        (run / 'sweep_run.json').write_text(json.dumps(dict(
+            name=name, config='x.py', grid={}, cfg_options=[], seed=int(seed), setting=setting,
+            stages={})))
     (run / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
         json.dumps({'multi-label/mAP': 50.0, 'step': 1}) + '\n')
     test_predictions.write(test_predictions.TestPredictions(
@@ -84,6 +89,7 @@ def sweep_like(tmp_path_factory):
     for name, scores in runs.items():
         write_run(root, name.replace('_seed_', '_seed-'), scores, target)
     shutil.copytree(root / 'bce_seed-0', root / 'copy')
+    os.remove(root / 'copy' / 'sweep_run.json')  # a copy made by hand: a run of its own
     result = compare_runs([str(root)], str(root / 'report'), baseline='bce', bootstrap=B, seed=3)
     return dict(root=root, target=target, runs=runs, result=result)
 
@@ -145,6 +151,16 @@ def test_verdicts_follow_the_intervals():
     assert verdict('mAP', -0.1, 2.0) == 'within noise' and verdict('mAP', 0.0, 0.0) == \
         'within noise'
     assert verdict('ECE', -2.0, -0.1) == 'better' and verdict('ECE', 0.1, 1.0) == 'worse'
+    assert verdict('mAP', 0.1, 2.0, valid_share=0.5) == 'too few replicates'
+
+
+def test_a_grid_value_ending_in_seed_is_no_training_seed(tmp_path):
+    target = labels()
+    for name in ('data_seed-1', 'data_seed-2'):  # e.g. --grid train_dataloader.dataset.seed=1,2
+        write_run(tmp_path, name, scores_of(target, 1.0, 1), target)
+        os.remove(tmp_path / name / 'sweep_run.json')  # no seed recorded: two settings
+    result = compare_runs([str(tmp_path)], str(tmp_path / 'report'), bootstrap=10)
+    assert sorted(result.statistics.settings) == ['data_seed-1', 'data_seed-2']
 
 
 def test_bad_input_is_named_and_the_report_still_written(tmp_path, capsys):

@@ -151,16 +151,31 @@ class RunFactsHook(Hook):
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         context = self._contexts.get('test')
         if context is not None and context.rows.scores is not None:  # the main process
-            path = test_predictions.write(test_predictions.TestPredictions(
-                context.rows.scores.numpy(), context.rows.target('ignore').numpy(),
-                tuple((runner.test_evaluator.dataset_meta or {}).get('classes') or ()),
-                context.rows.sample_idx,
-                None if context.tuned_thresholds is None else
-                context.tuned_thresholds.values().numpy(),
-                None if context.class_stats is None else
-                np.asarray(context.class_stats.class_counts)), runner.work_dir)
+            path = test_predictions.write(self._test_predictions(runner, context),
+                                          runner.work_dir)
             _log(f'test predictions written to {path}')
+        elif is_main_process() and not _multilabel_metrics(runner.test_evaluator):
+            _log(f'no {test_predictions.FILE_NAME}: the test evaluator has no metric of '
+                 'mmml_ext, whose rows it is made of', logging.WARNING)
         self._end('test', runner.test_evaluator)
+
+    def _test_predictions(self, runner, context: EvalContext):
+        """The test's rows, with the settings its metrics used (each metric says its own)."""
+        rows = context.rows
+        settings = {}
+        for metric in _multilabel_metrics(runner.test_evaluator):
+            found = metric.statistics_settings(rows.num_classes)
+            if found is not None and found[0] not in settings:
+                settings[found[0]] = found[1]
+        tuned = (settings.get('prf_tuned') or {}).get('thresholds')
+        counts = (settings.get('mAP') or {}).get('class_counts')
+        if counts is None and context.class_stats is not None:
+            counts = list(context.class_stats.class_counts)
+        return test_predictions.TestPredictions(
+            rows.scores.numpy(), rows.raw_target().numpy(),
+            tuple((runner.test_evaluator.dataset_meta or {}).get('classes') or ()),
+            rows.sample_idx, None if tuned is None else np.asarray(tuned, np.float32),
+            None if counts is None else np.asarray(counts), settings)
 
     def _begin(self, runner, split: str, evaluator) -> None:
         metrics = _multilabel_metrics(evaluator)

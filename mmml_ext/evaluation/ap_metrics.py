@@ -25,6 +25,8 @@ from .base import BaseMultiLabelMetric, check_absent_classes
 from .shared_rows import EvaluationRows
 
 GROUPS = ('head', 'medium', 'tail')
+#: ``(low, high)`` of the groups: tail < 20 training images, head > 100 (VOC-MLT / COCO-MLT)
+DEFAULT_GROUP_BOUNDS = (20, 100)
 
 
 def frequency_groups(counts: Sequence[int], bounds: Sequence[float]) -> Dict[str, torch.Tensor]:
@@ -71,7 +73,7 @@ class MeanAP(BaseMultiLabelMetric):
     def __init__(self,
                  items: Optional[Sequence[str]] = None,
                  class_counts: Union[str, Sequence[int], None] = None,
-                 group_bounds: Sequence[float] = (20, 100),
+                 group_bounds: Sequence[float] = DEFAULT_GROUP_BOUNDS,
                  absent_classes: str = 'exclude',
                  report: bool = True,
                  report_thr: float = 0.5,
@@ -99,6 +101,12 @@ class MeanAP(BaseMultiLabelMetric):
 
     def uses_class_stats(self) -> bool:
         return self.class_stats is None and bool(self.group_items or self.report)
+
+    def statistics_settings(self, num_classes: int):
+        stats = self.train_class_stats()
+        return 'mAP', dict(difficult_as=self.difficult_as, absent_classes=self.absent_classes,
+                           group_bounds=list(self.group_bounds),
+                           class_counts=None if stats is None else list(stats.class_counts))
 
     def train_class_stats(self) -> Optional[ClassStats]:
         """The training statistics: from ``class_counts``, else from the run."""

@@ -12,7 +12,7 @@ Each metric subclasses :class:`BaseMultiLabelMetric` and implements
   predictions and then raises an error of the same type that says where they are.
 """
 import logging
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import broadcast_object_list, is_main_process
@@ -94,6 +94,15 @@ class BaseMultiLabelMetric(BaseMetric):
         if self._context is None:
             self._context, self._own_context = EvalContext(), True
         return self._context
+
+    def statistics_settings(self, num_classes: int) -> Optional[Tuple[str, dict]]:
+        """(family, settings) that a bootstrap of this metric must repeat, or None.
+
+        The families and their keys are those of
+        :mod:`mmml_ext.run_facts.test_predictions`; ``RunFactsHook`` stores the
+        test's in ``test_predictions.npz``.
+        """
+        return None
 
     def uses_class_stats(self) -> bool:
         """Whether this metric needs the training class statistics from the run."""

@@ -55,6 +55,9 @@ class MultiLabelCalibration(BaseMultiLabelMetric):
         check_num_bins(num_bins)
         self.num_bins = int(num_bins)
 
+    def statistics_settings(self, num_classes: int):
+        return 'calibration', dict(difficult_as=self.difficult_as, num_bins=self.num_bins)
+
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         scores, target = self.scores_and_target(rows)
         # the rows are checked probabilities with a 1 / 0 / -1 target

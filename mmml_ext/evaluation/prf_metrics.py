@@ -187,6 +187,16 @@ class MultiLabelPRF(_PredictionMetric):
         super().__init__(*args, **kwargs)
         self.absent_classes = check_absent_classes(absent_classes)
 
+    def statistics_settings(self, num_classes: int):
+        common = dict(difficult_as=self.difficult_as, absent_classes=self.absent_classes,
+                      topk=self.topk)
+        if self.suffix == '':  # CP ... OF1 at 0.5
+            return 'prf', dict(common, thr=self.thr)
+        if self.suffix == VALTUNED_SUFFIX and self.thresholds_missing() is None:
+            thresholds = self.class_thresholds(num_classes).tolist()  # what the test used
+            return 'prf_tuned', dict(common, thresholds=thresholds)
+        return None
+
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         counts = confusion_counts(self.predict(rows), rows.target(self.difficult_as))
         present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0)
@@ -215,6 +225,11 @@ class SubsetAccuracy(_PredictionMetric):
     """
     ALL_ITEMS = ('subset_accuracy', 'hamming_accuracy', 'hamming_loss', 'jaccard', 'example_f1')
     DEFAULT_ITEMS = ('subset_accuracy', )
+
+    def statistics_settings(self, num_classes: int):
+        if self.suffix != '':
+            return None
+        return 'subset', dict(difficult_as=self.difficult_as, thr=self.thr, topk=self.topk)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         return self.keyed(example_based_metrics(self.predict(rows), rows.target(self.difficult_as),

@@ -36,6 +36,13 @@ DIFFICULT = 2
 _DIFFICULT_VALUE = MappingProxyType(dict(ignore=-1, positive=1, negative=0))
 
 
+def difficult_value(difficult_as: str) -> int:
+    """The target value a label seen only on difficult objects takes under ``difficult_as``."""
+    if difficult_as not in DIFFICULT_AS:
+        raise ValueError(f'difficult_as must be one of {DIFFICULT_AS}, got {difficult_as!r}')
+    return _DIFFICULT_VALUE[difficult_as]
+
+
 class BatchRows(NamedTuple):
     """A batch's (B, C) float32 scores, int8 target codes and (B,) sample indices (or None)."""
     scores: np.ndarray
@@ -319,12 +326,15 @@ class EvaluationRows:
 
     def target(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(N, C) int8 target: 1 / 0 / -1, labels only on difficult objects read by ``difficult_as``."""
-        if difficult_as not in DIFFICULT_AS:
-            raise ValueError(f'difficult_as must be one of {DIFFICULT_AS}, got {difficult_as!r}')
+        value = difficult_value(difficult_as)
         if not self.derived('has_difficult', lambda: bool((self._codes == DIFFICULT).any())):
             return self._codes
         return self.derived(('target', difficult_as), lambda: self._codes.masked_fill(
-            self._codes == DIFFICULT, _DIFFICULT_VALUE[difficult_as]))
+            self._codes == DIFFICULT, value))
+
+    def raw_target(self) -> torch.Tensor:
+        """(N, C) int8 target codes as kept: 1 / 0 / -1, and :data:`DIFFICULT` unread."""
+        return self._codes
 
     def has_ignored(self, difficult_as: str = 'ignore') -> bool:
         return self.derived(('has_ignored', difficult_as),

@@ -8,8 +8,9 @@ resumed from the directory names alone. Values stay strings: they reach
 user's own ``--cfg-options`` would be.
 
 ``--seeds 0,1,2`` runs every setting once per training seed
-(``randomness.seed``), in directories ``<name>_seed-<s>``; :func:`setting_name`
-takes the seed off again, so that a comparison groups the seeds of a setting.
+(``randomness.seed``), in directories ``<name>_seed-<s>``; each run records its
+setting and seed in its state file, so that a comparison groups the seeds of a
+setting (never by parsing names: a grid value may end in ``_seed-1`` too).
 """
 import itertools
 import os.path as osp
@@ -22,15 +23,8 @@ from mmengine.config import Config
 _UNSAFE = re.compile(r'[^A-Za-z0-9.+-]+')
 #: The ending of a run name that says its training seed.
 SEED_SUFFIX = '_seed-'
-_SEED_NAME = re.compile(r'^(?P<setting>.+)_seed-(?P<seed>\d+)$')
 #: The config key a run's seed sets.
 SEED_KEY = 'randomness.seed'
-
-
-def setting_name(run: str) -> str:
-    """A run name without its ``_seed-<s>`` ending: the name of its setting."""
-    match = _SEED_NAME.match(run)
-    return match.group('setting') if match else run
 
 
 @dataclass(frozen=True)
@@ -44,12 +38,19 @@ class RunSpec:
         cfg_options (list[str]): Settings shared by all runs, ``KEY=VALUE``.
         seed (int, optional): The training seed (``randomness.seed``), or
             None for the config's own.
+        setting (str): The name of the run's setting: its name without the
+            seed. Defaults to ``name``.
     """
     name: str
     config: str
     grid: Dict[str, str] = field(default_factory=dict)
     cfg_options: Tuple[str, ...] = ()
     seed: Optional[int] = None
+    setting: str = ''
+
+    def __post_init__(self) -> None:
+        if not self.setting:
+            object.__setattr__(self, 'setting', self.name)
 
     def options(self) -> List[str]:
         """All ``KEY=VALUE`` settings of the run: the shared ones, the grid's, the seed."""
@@ -62,7 +63,7 @@ class RunSpec:
         settings = dict(config=osp.normpath(self.config), grid=dict(self.grid),
                         cfg_options=list(self.cfg_options))
         if self.seed is not None:
-            settings['seed'] = self.seed
+            settings.update(seed=self.seed, setting=self.setting)
         return settings
 
 
@@ -194,6 +195,8 @@ def plan_runs(configs: Sequence[str], grid_items: Sequence[str] = (),
             raise ValueError(f'--cfg-options takes KEY=VALUE, got {option!r}')
         if option.split('=', 1)[0].strip() == SEED_KEY and seeds != (None, ):
             raise ValueError(f'give the seeds with --seeds, not --cfg-options {option}')
+    if SEED_KEY in grid and seeds != (None, ):
+        raise ValueError(f'give the seeds with --seeds or with --grid {SEED_KEY}=..., not both')
     runs, seen = [], {}
     for config in configs:
         if not osp.isfile(config):
@@ -210,7 +213,7 @@ def plan_runs(configs: Sequence[str], grid_items: Sequence[str] = (),
             setting = run_name(config, combo, short)
             for seed in seeds:
                 name = setting if seed is None else f'{setting}{SEED_SUFFIX}{seed}'
-                spec = RunSpec(name, config, combo, tuple(cfg_options), seed)
+                spec = RunSpec(name, config, combo, tuple(cfg_options), seed, setting)
                 if spec.name in seen:
                     raise ValueError(f'two runs would share the name {spec.name!r}: '
                                      f'{seen[spec.name]} and {config}; give the configs '

@@ -25,13 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .run_records import RunRecord  # noqa: E402
+from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS  # noqa: E402
+from .run_records import RunRecord, config_group_bounds  # noqa: E402
 from .summary import metric_value  # noqa: E402
 
 CURVE_METRICS = (('mAP', 'mAP'), ('mAP_tail', 'tail mAP'), ('CF1', 'CF1 at 0.5'),
                  ('OF1', 'OF1 at 0.5'))
 #: MeanAP's default ``group_bounds``: tail n < 20, medium 20 <= n <= 100, head n > 100
-DEFAULT_GROUP_BOUNDS = (20, 100)
 _MARKERS = ('o', 's', '^', 'D', 'v', 'P', 'X', '<', '>', '*')
 #: classes on the per-class axis above which only some ticks are labelled
 _MAX_LABELLED_CLASSES = 60
@@ -211,21 +211,9 @@ def plot_precision_recall(records: Sequence[RunRecord], out_dir: str) -> Optiona
 
 
 def _group_bounds(records: Sequence[RunRecord]) -> Optional[Tuple[float, float]]:
-    """``MeanAP``'s ``group_bounds`` in the runs' configs (default where unset); None if differing.
-
-    Looks in ``test_evaluator`` and ``val_evaluator`` (a dict or a list of dicts).
-    """
-    found = set()
-    for record in records:
-        cfg = record.config
-        if cfg is None:
-            continue
-        for key in ('test_evaluator', 'val_evaluator'):
-            evaluators = cfg.get(key) or []
-            evaluators = [evaluators] if isinstance(evaluators, dict) else evaluators
-            for metric in evaluators:
-                if isinstance(metric, dict) and str(metric.get('type', '')).endswith('MeanAP'):
-                    found.add(tuple(metric.get('group_bounds', DEFAULT_GROUP_BOUNDS)))
+    """``MeanAP``'s ``group_bounds`` in the runs' configs (default where unset); None if differing."""
+    found = {config_group_bounds(r.config) for r in records if r.config is not None}
+    found.discard(None)
     if len(found) > 1:
         return None
     return found.pop() if found else DEFAULT_GROUP_BOUNDS

@@ -96,7 +96,7 @@ def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] 
     for record in records:
         if stats is not None:
             record.intervals = stats.runs.get(record.name, {})
-        rows.append(dict(summary_row(record), **statistics_cells(record.name, stats)))
+        rows.append(dict(summary_row(record), **statistics_cells(record, stats)))
     os.makedirs(out_dir, exist_ok=True)
     write_csv(rows, os.path.join(out_dir, SUMMARY_CSV))
     failures = {}

@@ -18,7 +18,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS
 from ..run_facts import eval_outputs
+from .grid import SEED_SUFFIX
 from .sweep_runner import STATE_FILE
 
 #: mmengine's directory of one run's logs: <work_dir>/<YYYYmmdd_HHMMSS>/
@@ -41,6 +43,9 @@ class RunRecord:
             by iteration).
         per_class_source (str): Which report that is (``test``, ``val_epoch_6``,
             ``val_iter_500``).
+        seed (int, optional): The training seed a sweep gave the run.
+        setting (str): The run's setting: the runs of one setting differ only
+            by their seed. From the sweep's state file; the run's name otherwise.
         notes (list[str]): What could not be read.
     """
     name: str
@@ -52,6 +57,8 @@ class RunRecord:
     per_class: List[Dict[str, Any]] = field(default_factory=list)
     per_class_source: str = ''
     notes: List[str] = field(default_factory=list)
+    seed: Optional[int] = None
+    setting: str = ''
     #: metric -> (point, low, high) of the test's bootstrap intervals, when computed
     intervals: Dict[str, Tuple[float, float, float]] = field(default_factory=dict)
 
@@ -60,6 +67,17 @@ class RunRecord:
         if self.test:
             return self.test, 'test'
         return (self.val[max(self.val)], 'val') if self.val else ({}, 'val')
+
+
+def config_group_bounds(cfg: Optional[Config]) -> Optional[Tuple[float, float]]:
+    """``group_bounds`` of the config's ``MeanAP`` (test evaluator first, its default where
+    unset), or None when the config has no ``MeanAP``."""
+    for key in ('test_evaluator', 'val_evaluator'):
+        evaluators = (cfg.get(key) if cfg is not None else None) or []
+        for metric in [evaluators] if isinstance(evaluators, dict) else evaluators:
+            if isinstance(metric, dict) and str(metric.get('type', '')).endswith('MeanAP'):
+                return tuple(metric.get('group_bounds', DEFAULT_GROUP_BOUNDS))
+    return None
 
 
 def is_run_dir(path: str) -> bool:
@@ -71,6 +89,8 @@ def is_run_dir(path: str) -> bool:
 def read_run(work_dir: str) -> RunRecord:
     """Read a run dir; what is missing goes to ``notes``."""
     record = RunRecord(osp.basename(osp.normpath(work_dir)), work_dir)
+    record.setting = record.name
+    _read_sweep_state(work_dir, record)
     record.config = _read_config(work_dir, record.notes)
     for stamp in sorted(d for d in _listdir(work_dir) if _STAMP.match(d)):
         scalars = osp.join(work_dir, stamp, 'vis_data', 'scalars.json')
@@ -94,6 +114,21 @@ def _listdir(path: str) -> List[str]:
         return sorted(osp.basename(p) for p in glob.glob(osp.join(path, '*')))
     except OSError:
         return []
+
+
+def _read_sweep_state(work_dir: str, record: RunRecord) -> None:
+    """The seed and setting the sweep recorded for the run (never guessed from its name)."""
+    path = osp.join(work_dir, STATE_FILE)
+    if not osp.isfile(path):
+        return
+    with open(path) as f:
+        state = json.load(f)
+    record.seed = state.get('seed')
+    suffix = f'{SEED_SUFFIX}{record.seed}'
+    if state.get('setting'):
+        record.setting = state['setting']
+    elif record.seed is not None and record.name.endswith(suffix):  # state files before 'setting'
+        record.setting = record.name[:-len(suffix)]
 
 
 def _read_config(work_dir: str, notes: List[str]) -> Optional[Config]:

@@ -9,8 +9,8 @@ From each run's ``test_predictions.npz`` (:mod:`mmml_ext.run_facts.test_predicti
   no positive in a replicate is left out of mAP and of the class means, as in
   the point estimate). The interval is the 2.5 and 97.5 percentiles of the
   replicates.
-- **Seeds.** The runs of one setting (``<name>_seed-<s>``, see
-  :func:`mmml_ext.experiments.grid.setting_name`) are aggregated: the mean and
+- **Seeds.** The runs of one setting (``<name>_seed-<s>`` of a sweep with
+  ``--seeds``, as its state file says) are aggregated: the mean and
   the standard deviation of their point estimates, and, for the intervals, the
   mean over the seeds in each replicate.
 - **Against a baseline.** The difference of a setting and the baseline setting
@@ -30,25 +30,25 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..evaluation.ap_metrics import frequency_groups
+from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS, frequency_groups
 from ..functional import multilabel_predict
 from ..functional.bootstrap import (bootstrap_average_precision, bootstrap_confusion,
-                                    bootstrap_indices, bootstrap_mean, percentile_interval,
-                                    replicate_counts)
+                                    bootstrap_counts, bootstrap_mean, percentile_interval)
 from ..functional.calibration import calibration_errors, reliability_bins
 from ..functional.example_based import exact_matches
 from ..functional.prf import batched_precision_recall_f1
 from ..run_facts import test_predictions
 from ..run_facts.test_predictions import TestPredictions
-from .grid import setting_name
-from .run_records import RunRecord
+from .run_records import RunRecord, config_group_bounds
 
 BOOTSTRAP_METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CF1', 'OF1', 'CF1_tuned',
                      'OF1_tuned', 'subset_accuracy', 'ECE')
 #: metrics where a smaller number is the better one
 LOWER_IS_BETTER = ('ECE', )
-DEFAULT_GROUP_BOUNDS = (20, 100)
 LEVEL = 0.95
+#: below this share of replicates with a value (e.g. tail mAP, NaN in a replicate that draws
+#: no tail positive) an interval is reported but supports no statement
+MIN_VALID_SHARE = 0.95
 
 
 def replicate_metrics(predictions: TestPredictions, counts: torch.Tensor,
@@ -56,40 +56,81 @@ def replicate_metrics(predictions: TestPredictions, counts: torch.Tensor,
                       ) -> Dict[str, torch.Tensor]:
     """Every metric of :data:`BOOTSTRAP_METRICS` that the predictions allow, per replicate.
 
+    Each metric repeats the settings the test's metric used (kept in the file
+    by family: ``difficult_as``, ``absent_classes``, thresholds, ``topk``,
+    ``num_bins``, the group bounds and training counts); a family the test did
+    not have takes the metric's defaults.
+
     Args:
         predictions (TestPredictions): One run's test predictions.
         counts (torch.Tensor): (R, N) times each image is drawn in each
             replicate; a row of ones gives the point estimate.
-        group_bounds (tuple): The ``(low, high)`` of head / medium / tail.
+        group_bounds (tuple): The ``(low, high)`` of head / medium / tail when
+            the file does not say.
 
     Returns:
         dict: metric -> (R,) float64 tensor, in percent.
     """
     scores = torch.from_numpy(np.ascontiguousarray(predictions.scores))
-    target = torch.from_numpy(np.ascontiguousarray(predictions.target))
-    ap = bootstrap_average_precision(scores, target, counts)
-    values = {'mAP': torch.nanmean(ap, dim=1)}
-    if predictions.train_class_counts is not None:
-        for group, mask in frequency_groups(predictions.train_class_counts.tolist(),
-                                            group_bounds).items():
+
+    def target(family: dict) -> torch.Tensor:
+        codes = predictions.target_as(family.get('difficult_as') or 'ignore')
+        return torch.from_numpy(np.ascontiguousarray(codes))
+
+    values = {}
+    settings = predictions.family('mAP')
+    ap = bootstrap_average_precision(scores, target(settings), counts)
+    include = settings.get('absent_classes') == 'include'
+
+    def class_mean(part: torch.Tensor) -> torch.Tensor:
+        return torch.nan_to_num(part, nan=0.0).mean(dim=1) if include else \
+            torch.nanmean(part, dim=1)
+
+    values['mAP'] = class_mean(ap)
+    train_counts = settings.get('class_counts')
+    if train_counts is None and predictions.train_class_counts is not None:
+        train_counts = predictions.train_class_counts.tolist()
+    if train_counts is not None:
+        bounds = settings.get('group_bounds') or group_bounds
+        for group, mask in frequency_groups(train_counts, bounds).items():
             if bool(mask.any()):
-                values[f'mAP_{group}'] = torch.nanmean(ap[:, mask], dim=1)
-    thresholds = (('', 0.5), ('_tuned', None if predictions.thresholds is None else
-                              torch.from_numpy(predictions.thresholds)))
-    for suffix, thr in thresholds:
-        if thr is None:
-            continue
-        confusion = bootstrap_confusion(multilabel_predict(scores, thr, validate_args=False),
-                                        target, counts)
-        present = (confusion['tp'] + confusion['fn']) > 0  # the classes of each replicate
+                values[f'mAP_{group}'] = class_mean(ap[:, mask])
+    for family, suffix in (('prf', ''), ('prf_tuned', '_tuned')):
+        settings = predictions.family(family)
+        if family == 'prf':
+            thr = settings.get('thr')
+        else:
+            thr = settings.get('thresholds')
+            if thr is None and predictions.thresholds is None:
+                continue
+            thr = torch.tensor(thr if thr is not None else predictions.thresholds,
+                               dtype=torch.float32)
+        confusion = bootstrap_confusion(_predict(scores, target(settings), thr, settings),
+                                        target(settings), counts)
+        present = None
+        if settings.get('absent_classes', 'exclude') == 'exclude':
+            present = (confusion['tp'] + confusion['fn']) > 0  # the classes of each replicate
         prf = batched_precision_recall_f1(confusion['tp'], confusion['fp'], confusion['fn'],
                                           present)
         values[f'CF1{suffix}'], values[f'OF1{suffix}'] = prf['CF1'], prf['OF1']
-    matched, counted = exact_matches(multilabel_predict(scores, 0.5, validate_args=False),
-                                     target, validate_args=False)
+    settings = predictions.family('subset')
+    subset_target = target(settings)
+    matched, counted = exact_matches(
+        _predict(scores, subset_target, settings.get('thr'), settings), subset_target,
+        validate_args=False)
     values['subset_accuracy'] = bootstrap_mean(matched.double(), counts, counted)
-    values['ECE'] = calibration_errors(scores, target, weights=counts)['ECE']
+    settings = predictions.family('calibration')
+    values['ECE'] = calibration_errors(scores, target(settings), settings.get('num_bins') or 15,
+                                       weights=counts)['ECE']
     return {key: 100 * value.double() for key, value in values.items()}
+
+
+def _predict(scores: torch.Tensor, target: torch.Tensor, thr, settings: dict) -> torch.Tensor:
+    """The test metric's predictions (its ``thr`` / thresholds and ``topk``; ignored labels
+    take no top-k place, as in the metric)."""
+    topk = settings.get('topk')
+    valid = (target >= 0) if topk is not None and bool((target < 0).any()) else None
+    return multilabel_predict(scores, thr, topk, valid, validate_args=False)
 
 
 @dataclass
@@ -125,6 +166,10 @@ class ComparisonStatistics:
         baseline (str, optional): The baseline setting.
         deltas (dict): Setting -> {metric: (difference, low, high)} against
             the baseline.
+        valid (dict): (setting, metric) -> share of replicates with a value of
+            the difference (or of the setting's metric); below
+            :data:`MIN_VALID_SHARE` an interval supports no statement.
+        run_settings (dict): Run name -> its setting.
         reliability (dict): Run name -> reliability bins (for the diagram).
         notes (list[str]): What could not be computed, and why.
     """
@@ -134,6 +179,8 @@ class ComparisonStatistics:
     settings: Dict[str, SettingStatistics] = field(default_factory=dict)
     baseline: Optional[str] = None
     deltas: Dict[str, Dict[str, Tuple[float, float, float]]] = field(default_factory=dict)
+    valid: Dict[Tuple[str, str], float] = field(default_factory=dict)
+    run_settings: Dict[str, str] = field(default_factory=dict)
     reliability: Dict[str, Dict[str, np.ndarray]] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
 
@@ -141,17 +188,6 @@ class ComparisonStatistics:
 def _interval(replicates: torch.Tensor) -> Tuple[float, float]:
     low, high = percentile_interval(replicates, LEVEL)
     return float(low), float(high)
-
-
-def group_bounds_of(record: RunRecord) -> Tuple[float, float]:
-    """The ``group_bounds`` of the run's MeanAP (test evaluator, else validation), or the default."""
-    cfg = record.config
-    for key in ('test_evaluator', 'val_evaluator'):
-        evaluator = (cfg.get(key) if cfg is not None else None) or []
-        for metric in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
-            if isinstance(metric, dict) and metric.get('type') == 'MeanAP':
-                return tuple(metric.get('group_bounds', DEFAULT_GROUP_BOUNDS))
-    return DEFAULT_GROUP_BOUNDS
 
 
 def _same_test_set(a: TestPredictions, b: TestPredictions) -> Optional[str]:
@@ -166,14 +202,19 @@ def _same_test_set(a: TestPredictions, b: TestPredictions) -> Optional[str]:
     return None
 
 
+def _valid_share(replicates: torch.Tensor) -> float:
+    return float((~torch.isnan(replicates)).double().mean())
+
+
 def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = None,
                        num_replicates: int = 1000, seed: int = 0) -> ComparisonStatistics:
     """Bootstrap intervals of every run, seed statistics of every setting, differences.
 
     Args:
         records (Sequence[RunRecord]): The runs (their work dirs hold the test
-            predictions).
-        baseline (str, optional): A run or setting name to compare against.
+            predictions; their ``setting`` groups the seeds of one setting).
+        baseline (str, optional): A setting, or a run (then its setting), to
+            compare against.
         num_replicates (int): B. Defaults to 1,000.
         seed (int): Seed of the resampling. Defaults to 0.
 
@@ -192,7 +233,8 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
         path = test_predictions.path_in(record.work_dir)
         if not osp.isfile(path):
             result.notes.append(f'{record.name}: no {test_predictions.FILE_NAME}, so no '
-                                'intervals (test it with RunFactsHook in the config)')
+                                'intervals (it is written by a test with RunFactsHook and '
+                                'mmml_ext metrics in the test evaluator)')
             continue
         try:
             predictions = test_predictions.read(path)
@@ -201,31 +243,31 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
             continue
         if reference is None:
             reference = (record.name, predictions)
-            num = predictions.scores.shape[0]
-            counts = replicate_counts(bootstrap_indices(num, num_replicates, seed), num)
+            counts = bootstrap_counts(predictions.scores.shape[0], num_replicates, seed)
         else:
             why = _same_test_set(reference[1], predictions)
             if why is not None:
                 result.notes.append(f'{record.name} was tested on another test set than '
                                     f'{reference[0]} ({why}): left out of the bootstrap')
                 continue
-        bounds = group_bounds_of(record)
+        bounds = config_group_bounds(record.config) or DEFAULT_GROUP_BOUNDS
         point = replicate_metrics(predictions, torch.ones((1, counts.shape[1]),
                                                           dtype=torch.int32), bounds)
         replicates = replicate_metrics(predictions, counts, bounds)
         points[record.name] = {key: float(value[0]) for key, value in point.items()}
         per_run[record.name] = replicates
+        result.run_settings[record.name] = record.setting or record.name
         result.runs[record.name] = {key: (points[record.name][key], *_interval(value))
                                     for key, value in replicates.items()}
+        settings = predictions.family('calibration')
         scores = torch.from_numpy(np.ascontiguousarray(predictions.scores))
-        target = torch.from_numpy(np.ascontiguousarray(predictions.target))
-        result.reliability[record.name] = {key: value.numpy() for key, value in
-                                           reliability_bins(scores, target).items()}
+        target = torch.from_numpy(np.ascontiguousarray(
+            predictions.target_as(settings.get('difficult_as') or 'ignore')))
+        result.reliability[record.name] = {key: value.numpy() for key, value in reliability_bins(
+            scores, target, settings.get('num_bins') or 15).items()}
         del predictions, scores, target
-    for run in per_run:
-        setting = result.settings.setdefault(setting_name(run), SettingStatistics(
-            setting_name(run)))
-        setting.runs.append(run)
+    for run, name in result.run_settings.items():
+        result.settings.setdefault(name, SettingStatistics(name)).runs.append(run)
     for setting in result.settings.values():
         metrics = set.intersection(*(set(per_run[run]) for run in setting.runs))
         for metric in [m for m in BOOTSTRAP_METRICS if m in metrics]:
@@ -234,17 +276,22 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
             setting.sd[metric] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
             setting.replicates[metric] = torch.stack(
                 [per_run[run][metric] for run in setting.runs]).mean(dim=0)
+            result.valid[(setting.name, metric)] = _valid_share(setting.replicates[metric])
     if baseline is not None:
         _differences(result, baseline)
     return result
 
 
 def _differences(result: ComparisonStatistics, baseline: str) -> None:
-    name = baseline if baseline in result.settings else setting_name(baseline)
-    if name not in result.settings:
+    name = baseline if baseline in result.settings else result.run_settings.get(baseline)
+    if name is None:
         result.notes.append(f'--baseline {baseline} names no compared run or setting with test '
                             f'predictions (they are: {sorted(result.settings)}); no differences')
         return
+    if name != baseline and len(result.settings[name].runs) > 1:
+        result.notes.append(f'--baseline {baseline} is one seed of the setting {name}: the '
+                            f'differences are from the mean of its {len(result.settings[name].runs)}'
+                            ' runs')
     result.baseline = name
     base = result.settings[name]
     for setting in result.settings.values():
@@ -254,11 +301,15 @@ def _differences(result: ComparisonStatistics, baseline: str) -> None:
                 continue
             diff = setting.replicates[metric] - base.replicates[metric]
             deltas[metric] = (setting.point[metric] - base.point[metric], *_interval(diff))
+            result.valid[(f'{setting.name} - {name}', metric)] = _valid_share(diff)
         result.deltas[setting.name] = deltas
 
 
-def verdict(metric: str, low: float, high: float) -> str:
-    """``better``, ``worse`` or ``within noise``: what an interval of a difference supports."""
+def verdict(metric: str, low: float, high: float, valid_share: float = 1.0) -> str:
+    """``better``, ``worse`` or ``within noise``: what an interval of a difference supports;
+    ``too few replicates`` when fewer than :data:`MIN_VALID_SHARE` of them had a value."""
+    if valid_share < MIN_VALID_SHARE:
+        return 'too few replicates'
     if math.isnan(low) or math.isnan(high) or low <= 0 <= high:
         return 'within noise'
     better = low > 0 if metric not in LOWER_IS_BETTER else high < 0
@@ -282,10 +333,11 @@ def _rounded(value: float):
     return '' if value is None or math.isnan(value) else round(value, 4)
 
 
-def statistics_cells(run: str, stats: Optional[ComparisonStatistics]) -> Dict[str, object]:
+def statistics_cells(record: RunRecord,
+                     stats: Optional[ComparisonStatistics]) -> Dict[str, object]:
     """A run's cells of :func:`statistics_columns` (empty where there is no statistic)."""
     cells = {name: '' for name in statistics_columns()}
-    setting = setting_name(run)
+    run, setting = record.name, record.setting or record.name
     cells['setting'] = setting
     if stats is None:
         return cells
@@ -317,7 +369,9 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
              f'Paired bootstrap over the test images: {stats.num_replicates} replicates (seed '
              f'{stats.seed}), the same resampled image sets for every run; {level} % percentile '
              'intervals; a setting of several seeds: the mean of its runs, with the standard '
-             'deviation over the seeds (sd), and the interval of the mean.', '']
+             'deviation over the seeds (sd), and the interval of the mean. An interval covers '
+             'the noise of the test images only: with one seed per setting, a difference can '
+             'still come from the seed (run several, --seeds).', '']
     metrics = [m for m in BOOTSTRAP_METRICS if any(m in s.point for s in stats.settings.values())]
     parts.append('| setting | seeds | ' + ' | '.join(metrics) + ' |')
     parts.append('|---|---:|' + '---:|' * len(metrics))
@@ -337,7 +391,9 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
                   f'Difference of each setting from the baseline {stats.baseline} (points), with '
                   f'the {level} % interval of the paired difference. *better* / *worse*: the '
                   'interval excludes 0 (for ECE lower is better); *within noise*: it does not, '
-                  'and the data do not say which is better.', '']
+                  'and the data do not say which is better; *too few replicates*: fewer than '
+                  f'{MIN_VALID_SHARE:.0%} of the replicates had a value (a group without a '
+                  'positive in many of them).', '']
         parts.append('| setting | ' + ' | '.join(metrics) + ' |')
         parts.append('|---|' + '---|' * len(metrics))
         for setting, deltas in stats.deltas.items():
@@ -349,8 +405,10 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
                     cells.append('–')
                     continue
                 delta, low, high = deltas[metric]
+                share = stats.valid.get((f'{setting} - {stats.baseline}', metric), 1.0)
+                valid = '' if share == 1.0 else f' ({share:.0%} of replicates)'
                 cells.append(f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] '
-                             f'{verdict(metric, low, high)}')
+                             f'{verdict(metric, low, high, share)}{valid}')
             parts.append(f'| {setting} | ' + ' | '.join(cells) + ' |')
     if stats.notes:
         parts += ['', 'Not in the statistics:', ''] + [f'- {note}' for note in stats.notes]

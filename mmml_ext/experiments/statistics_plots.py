@@ -15,7 +15,6 @@ from typing import List, Optional
 
 import numpy as np
 
-from .grid import setting_name
 from .plots import _legend_outside, _note, _save, plt
 from .statistics import LOWER_IS_BETTER, ComparisonStatistics, verdict
 
@@ -24,14 +23,14 @@ def plot_calibration(stats: ComparisonStatistics, out_dir: str) -> Optional[str]
     """Reliability diagrams: a panel per setting, its runs (seeds) overlaid."""
     if not stats.reliability:
         return None
-    settings: List[str] = list(dict.fromkeys(setting_name(run) for run in stats.reliability))
+    settings: List[str] = list(dict.fromkeys(stats.run_settings[run] for run in stats.reliability))
     cols = min(3, len(settings))
     rows = math.ceil(len(settings) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4 * rows), squeeze=False,
                              sharex=True, sharey=True)
     for ax, setting in zip(axes.flat, settings):
         ax.plot([0, 1], [0, 1], color='0.6', lw=1, ls='--', label='perfect calibration')
-        runs = [run for run in stats.reliability if setting_name(run) == setting]
+        runs = [run for run in stats.reliability if stats.run_settings[run] == setting]
         for i, run in enumerate(runs):
             bins = stats.reliability[run]
             filled = bins['count'] > 0
@@ -72,9 +71,10 @@ def plot_differences(stats: ComparisonStatistics, out_dir: str) -> Optional[str]
             if metric not in stats.deltas[setting]:
                 continue
             delta, low, high = stats.deltas[setting][metric]
-            color = colors[verdict(metric, low, high)]
-            ax.errorbar(delta, y[i], xerr=[[delta - low], [high - delta]], fmt='o', ms=4,
-                        color=color, capsize=3)
+            share = stats.valid.get((f'{setting} - {stats.baseline}', metric), 1.0)
+            color = colors.get(verdict(metric, low, high, share), '0.75')
+            ax.errorbar(delta, y[i], xerr=[[max(delta - low, 0)], [max(high - delta, 0)]],
+                        fmt='o', ms=4, color=color, capsize=3)
         ax.axvline(0, color='0.3', lw=1, ls='--')
         lower = ' (lower is better)' if metric in LOWER_IS_BETTER else ''
         ax.set_title(f'{metric}{lower}', fontsize=9)

@@ -36,6 +36,8 @@ SUMMARY_MD = 'summary.md'
 METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1',
            'CP_top3', 'CR_top3', 'CF1_top3', 'OP_top3', 'OR_top3', 'OF1_top3',
            'subset_accuracy', 'CP_tuned', 'CR_tuned', 'CF1_tuned', 'OF1_tuned', 'ECE')
+#: metrics a run may well not evaluate (a config without MultiLabelCalibration)
+OPTIONAL_METRICS = ('ECE', )
 SPLITS = ('best', 'last', 'test')
 DESCRIPTION = ('run', 'config', 'loss', 'loss_params', 'resampling', 'epochs', 'best_epoch')
 #: the readable table: (column title, metric)
@@ -123,7 +125,9 @@ def summary_row(record: RunRecord) -> Dict[str, object]:
         for metric in METRICS:
             value = metric_value(sources[split], metric, split)
             row[f'{split}_{metric}'] = '' if value is None else round(value, 4)
-            lacking += [logged_name(metric, split)] if value is None and sources[split] else []
+            optional = metric in OPTIONAL_METRICS  # only some configs evaluate it: not 'missing'
+            lacking += [logged_name(metric, split)] if (value is None and sources[split]
+                                                        and not optional) else []
         if lacking and split != 'best':
             missing.append(f'{split} lacks {" ".join(lacking)}')
     row['missing'] = '; '.join(missing)

@@ -105,8 +105,9 @@ class RunState:
         if osp.isfile(self.path):
             with open(self.path) as f:
                 saved = json.load(f)
-            recorded = {key: saved.get(key) for key in ('config', 'grid', 'cfg_options')}
-            if recorded != spec.settings():
+            wanted = {key: value for key, value in spec.settings().items() if key != 'setting'}
+            recorded = {key: saved.get(key) for key in wanted}
+            if recorded != wanted:
                 raise ValueError(
                     f'{work_dir} holds a run with other settings ({recorded}) than this '
                     f'sweep\'s ({spec.settings()}); use another --work-root or remove it')

@@ -135,6 +135,30 @@ def bootstrap_indices(num_samples: int, num_replicates: int = 1000, seed: int = 
     return rng.integers(0, num_samples, size=(num_replicates, num_samples), dtype=np.int64)
 
 
+def bootstrap_counts(num_samples: int, num_replicates: int = 1000, seed: int = 0) -> torch.Tensor:
+    """:func:`replicate_counts` of :func:`bootstrap_indices`, drawn in blocks of replicates.
+
+    The same numbers as the two calls (the generator gives the same sequence in
+    blocks), without the (B, N) int64 index matrix beside the counts.
+
+    Examples:
+        >>> counts = bootstrap_counts(5, num_replicates=3, seed=0)
+        >>> bool((counts == replicate_counts(bootstrap_indices(5, 3, seed=0), 5)).all())
+        True
+    """
+    _check_int(num_samples, 'num_samples', 1)
+    _check_int(num_replicates, 'num_replicates', 1)
+    _check_int(seed, 'seed', 0)
+    rng = np.random.default_rng(seed)
+    counts = torch.zeros((num_replicates, num_samples), dtype=torch.int32)
+    block = max(1, (8 << 20) // num_samples)  # about 8 M draws (64 MB of indices) at a time
+    for start in range(0, num_replicates, block):
+        rows = min(block, num_replicates - start)
+        drawn = rng.integers(0, num_samples, size=(rows, num_samples), dtype=np.int64)
+        counts[start:start + rows] = replicate_counts(drawn, num_samples)
+    return counts
+
+
 def replicate_counts(indices: Union[np.ndarray, torch.Tensor], num_samples: int) -> torch.Tensor:
     """How many times each sample is drawn in each replicate.
 

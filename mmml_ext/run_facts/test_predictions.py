@@ -7,28 +7,43 @@ rows the metrics gathered: every test sample once, in dataset order, also
 under DDP (the main process writes). The file (numpy ``.npz``):
 
 - ``scores``: (N, C) float32 probabilities;
-- ``target``: (N, C) int8, 1 positive, 0 negative, -1 ignored;
+- ``target``: (N, C) int8, 1 positive, 0 negative, -1 ignored, and
+  :data:`DIFFICULT` (2) for a label seen only on difficult objects (VOC),
+  which each metric reads by its ``difficult_as`` (:meth:`TestPredictions.target_as`);
 - ``classes``: (C,) class names;
 - ``sample_idx``: (N,) int64 dataset index of each row;
-- ``thresholds``: (C,) float32, the validation-tuned thresholds the test used
-  for ``*_valtuned`` (the tested checkpoint's, untuned classes filled), or
-  empty;
+- ``thresholds``: (C,) float32, the validation-tuned thresholds the test's
+  ``*_valtuned`` metric used, or empty;
 - ``train_class_counts``: (C,) int64 training images per class (head /
-  medium / tail groups), or empty.
+  medium / tail groups, as the test's ``MeanAP`` had them), or empty;
+- ``settings``: JSON, the settings the test's metrics used, by family
+  (:data:`FAMILIES`): ``mAP`` (``difficult_as``, ``absent_classes``,
+  ``group_bounds``, ``class_counts``), ``prf`` (the CP ... OF1 keys at the
+  default threshold: ``difficult_as``, ``absent_classes``, ``thr``, ``topk``),
+  ``prf_tuned`` (the ``*_valtuned`` keys: the same with ``thresholds``),
+  ``subset`` (``difficult_as``, ``thr``, ``topk``) and ``calibration``
+  (``difficult_as``, ``num_bins``). A statistic repeats them, so that its
+  interval is about the very number the test logged.
 
 A user can re-evaluate from it without running the model again
 (:func:`read`, then :mod:`mmml_ext.functional`).
 """
+import json
 import os
 import os.path as osp
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence
 
 import numpy as np
+
+from ..evaluation.shared_rows import DIFFICULT, difficult_value
 
 #: The file in the work dir.
 FILE_NAME = 'test_predictions.npz'
 _KEYS = ('scores', 'target', 'classes', 'sample_idx', 'thresholds', 'train_class_counts')
+#: The metric families whose settings the file keeps (see the module docstring).
+FAMILIES = ('mAP', 'prf', 'prf_tuned', 'subset', 'calibration')
+
 
 
 @dataclass
@@ -40,8 +55,20 @@ class TestPredictions:
     sample_idx: np.ndarray
     thresholds: Optional[np.ndarray] = None
     train_class_counts: Optional[np.ndarray] = None
+    settings: Dict[str, dict] = field(default_factory=dict)
 
     __test__ = False  # a data class, not a pytest test class
+
+    def target_as(self, difficult_as: str = 'ignore') -> np.ndarray:
+        """The target with labels only on difficult objects read as ``difficult_as``."""
+        value = difficult_value(difficult_as)
+        difficult = self.target == DIFFICULT
+        return np.where(difficult, np.int8(value), self.target) if difficult.any() else \
+            self.target
+
+    def family(self, name: str) -> dict:
+        """The test's settings of a metric family (empty: the metric was not in the test)."""
+        return dict(self.settings.get(name) or {})
 
     def __post_init__(self) -> None:
         num, num_classes = self.scores.shape
@@ -77,7 +104,8 @@ def write(predictions: TestPredictions, work_dir: str) -> str:
              thresholds=empty if predictions.thresholds is None else
              np.asarray(predictions.thresholds, dtype=np.float32),
              train_class_counts=empty if predictions.train_class_counts is None else
-             np.asarray(predictions.train_class_counts, dtype=np.int64))
+             np.asarray(predictions.train_class_counts, dtype=np.int64),
+             settings=np.asarray(json.dumps(predictions.settings or {})))
     os.replace(tmp, path)
     return path
 
@@ -91,8 +119,9 @@ def read(path: str) -> TestPredictions:
         if missing:
             raise ValueError(f'{path} is not a test predictions file: it lacks {missing}')
         try:
+            settings = json.loads(str(data['settings'])) if 'settings' in data.files else {}
             return TestPredictions(data['scores'], data['target'], tuple(data['classes'].tolist()),
                                    data['sample_idx'], data['thresholds'],
-                                   data['train_class_counts'])
+                                   data['train_class_counts'], settings)
         except ValueError as error:
             raise ValueError(f'{path}: {error}') from error
