@@ -49,6 +49,7 @@ from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
+from .bootstrap import check_counts
 from .checks import check_probabilities, check_target
 
 #: Cells (rows x classes) processed at once: bounds the float64 working memory.
@@ -59,26 +60,6 @@ def check_num_bins(num_bins) -> None:
     """``num_bins`` must be an int >= 1."""
     if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 1:
         raise ValueError(f'num_bins must be an int >= 1, got {num_bins!r}')
-
-
-def check_weights(weights: torch.Tensor, num_samples: int) -> None:
-    """``weights`` must be a (B, N) tensor of finite, non-negative sample weights, B >= 1."""
-    if not isinstance(weights, torch.Tensor):
-        raise TypeError(f'weights must be a torch.Tensor, got {type(weights).__name__}')
-    if weights.dim() != 2 or weights.shape[1] != num_samples:
-        raise ValueError(f'weights must have shape (B, N) = (B, {num_samples}), one row of sample '
-                         f'weights per bootstrap replicate, got {tuple(weights.shape)}')
-    if weights.shape[0] == 0:
-        raise ValueError(f'weights holds no replicate (shape {tuple(weights.shape)})')
-    if weights.is_complex():
-        raise ValueError(f'weights must be real, got {weights.dtype}')
-    if weights.dtype != torch.bool:
-        bad = ~(torch.isfinite(weights) & (weights >= 0))
-        if bool(bad.any()):
-            replicate, sample = bad.nonzero()[0].tolist()
-            raise ValueError(f'weights must be finite and non-negative (replicate counts); '
-                             f'replicate {replicate}, sample {sample} is '
-                             f'{weights[replicate, sample].item()}')
 
 
 def _check(scores: torch.Tensor, target: torch.Tensor, num_bins) -> None:
@@ -222,7 +203,7 @@ def calibration_errors(scores: torch.Tensor, target: torch.Tensor, num_bins: int
     if validate_args:
         _check(scores, target, num_bins)
         if weights is not None:
-            check_weights(weights, scores.shape[0])
+            check_counts(weights, scores.shape[0], name='weights')
     if weights is not None:
         return _weighted_errors(scores, target, num_bins, weights)
     count, sum_p, sum_y, squared = _class_bin_sums(scores, target, num_bins)

@@ -23,54 +23,15 @@ both on those same replicates (and of ours on all replicates).
 import argparse
 import json
 import math
-import os
-import threading
 import time
-from typing import Tuple
 
 import numpy as np
 import torch
 
 from mmml_ext.functional.bootstrap import (bootstrap_average_precision, bootstrap_indices,
                                            percentile_interval, replicate_counts)
+from measure import make_data, timed_with_peak
 
-PAGE = os.sysconf('SC_PAGE_SIZE')
-
-
-def make_data(num: int, classes: int, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The predictions of tools/benchmarks/bench_metrics.py: 3-decimal scores, int8 targets."""
-    g = torch.Generator().manual_seed(seed)
-    rate = 0.05 if classes > 100 else 0.15
-    scores = (torch.rand(num, classes, generator=g) * 1000).round() / 1000
-    target = torch.rand(num, classes, generator=g) < rate
-    target[torch.randint(0, num, (classes, ), generator=g), torch.arange(classes)] = True
-    return scores, target.to(torch.int8)
-
-
-def rss_mb() -> float:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * PAGE / 2**20
-
-
-def timed_with_peak(fn):
-    """(seconds, extra peak RSS in MB, result) of one call."""
-    base = rss_mb()
-    highest = [base]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            highest[0] = max(highest[0], rss_mb())
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=sample)
-    watcher.start()
-    start = time.perf_counter()
-    out = fn()
-    seconds = time.perf_counter() - start
-    done.set()
-    watcher.join()
-    return seconds, max(highest[0], rss_mb()) - base, out
 
 
 def sklearn_loop(scores: np.ndarray, target: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -88,6 +49,7 @@ def sklearn_loop(scores: np.ndarray, target: np.ndarray, indices: np.ndarray) ->
 
 def run(num: int, classes: int, replicates: int, loop_replicates: int, repeats: int) -> dict:
     scores, target = make_data(num, classes)
+    target = target.to(torch.int8)
     indices = bootstrap_indices(num, replicates, seed=0)
     counts_s, _, counts = timed_with_peak(lambda: replicate_counts(indices, num))
     times, peak, ap = [], 0.0, None

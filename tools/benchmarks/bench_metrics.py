@@ -30,27 +30,17 @@ comparison needs scikit-learn and torchmetrics (``pip install torchmetrics``;
 import argparse
 import json
 import multiprocessing as mp
-import os
-import threading
 import time
 from typing import Dict, List, Tuple
 
 import torch
 
-PAGE = os.sysconf('SC_PAGE_SIZE')
+from measure import make_data, timed_with_peak
+
 OURS = [dict(type='MeanAP', items=('mAP', ), report=False), dict(type='MultiLabelPRF'),
         dict(type='MultiLabelPRF', topk=3), dict(type='SubsetAccuracy')]
 MMPRETRAIN = [dict(type='MultiLabelMetric', average='macro'),
               dict(type='MultiLabelMetric', average='micro'), dict(type='AveragePrecision')]
-
-
-def make_data(num: int, classes: int, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    rate = 0.05 if classes > 100 else 0.15
-    scores = (torch.rand(num, classes, generator=g) * 1000).round() / 1000
-    target = torch.rand(num, classes, generator=g) < rate
-    target[torch.randint(0, num, (classes, ), generator=g), torch.arange(classes)] = True
-    return scores, target
 
 
 def data_samples(scores: torch.Tensor, target: torch.Tensor, form: str = 'label',
@@ -70,11 +60,6 @@ def data_samples(scores: torch.Tensor, target: torch.Tensor, form: str = 'label'
     return batches
 
 
-def rss_mb() -> float:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * PAGE / 2**20
-
-
 def run_evaluator(which: str, num: int, classes: int, form: str, repeats: int, queue) -> None:
     """Child process: time process + evaluate, and its extra peak RSS."""
     torch.set_num_threads(2)
@@ -92,26 +77,16 @@ def run_evaluator(which: str, num: int, classes: int, form: str, repeats: int, q
             context = EvalContext()
             for metric in evaluator.metrics:
                 metric.set_eval_context(context)
-        base = rss_mb()
-        highest = [base]
-        done = threading.Event()
 
-        def sample() -> None:
-            while not done.is_set():
-                highest[0] = max(highest[0], rss_mb())
-                time.sleep(0.005)
+        def evaluate(evaluator=evaluator) -> dict:
+            for batch in batches:
+                evaluator.process(batch)
+            return evaluator.evaluate(num)
 
-        watcher = threading.Thread(target=sample)
-        watcher.start()
-        start = time.perf_counter()
-        for batch in batches:
-            evaluator.process(batch)
-        metrics = evaluator.evaluate(num)
-        times.append(time.perf_counter() - start)
-        done.set()
-        watcher.join()
+        seconds, extra, metrics = timed_with_peak(evaluate)
+        times.append(seconds)
         if repeat == 0:
-            peak = max(highest[0], rss_mb()) - base
+            peak = extra
         if which == 'ours':
             context.release()
             del context
