@@ -78,3 +78,25 @@ def test_every_schedule_runs_a_one_epoch_smoke_run(schedule, tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.epoch == 1 and Path(tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_partial_label_configs_group_classes_by_the_full_training_labels():
+    from mmml_ext.datasets import LongTailedShapes
+    from mmml_ext.datasets.label_index import LabelIndex
+    cfg = Config.fromfile('configs/demo/resnet18_shapes-lt_partial-sp_bce-an.py')
+    full = LongTailedShapes(split='train')
+    counts = LabelIndex.of(full, 20).class_counts().tolist()
+    assert cfg.full_train_counts == counts
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert evaluator[0]['type'] == 'MeanAP' and evaluator[0]['class_counts'] == counts
+
+
+@pytest.mark.parametrize('config', sorted(str(p) for p in Path('configs/demo').glob('*partial*')))
+def test_partial_label_configs_hide_training_labels_only(config):
+    cfg = Config.fromfile(config)
+    train = cfg.train_dataloader.dataset
+    assert train.type == 'PartialLabelDataset' and train.unobserved == 'unknown'
+    assert (train.single_positive, train.get('keep_ratio')) in ((True, None), (False, 0.75))
+    assert cfg.val_dataloader.dataset.type == cfg.test_dataloader.dataset.type == \
+        'LongTailedShapes'
+    assert not cfg.model.get('data_preprocessor', {}).get('batch_augments')

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import BaseDataset, pseudo_collate
+from mmpretrain.models import ClsDataPreprocessor
 from mmpretrain.registry import DATASETS
 
 from mmml_ext.datasets import COCOMultiLabel, MultiLabelListDataset
@@ -38,7 +40,8 @@ def list_dataset(tmp_path, name, text, images=('a.png', 'b.png', 'c.png'), **kwa
 
 
 def labels_of(dataset):
-    return [dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))]
+    return [np.asarray(dataset.get_data_info(i)['gt_label']).tolist()
+            for i in range(len(dataset))]
 
 
 # ------------------------------------------------------------------ text list
@@ -95,27 +98,80 @@ c.png,0,0,-1
 """
 
 
-def test_csv_labels_and_ignored_cells(tmp_path):
+CSV_SCORES = np.array([[1, 1, 0], [0, -1, 1], [0, 0, -1]], dtype=np.float32)
+
+
+def test_csv_labels_and_unknown_cells(tmp_path):
+    """A -1 cell is not annotated (DESIGN.md §8): every image of a table with one carries
+    gt_score, its row of 1 / 0 / -1, beside gt_label, its positives."""
     dataset = list_dataset(tmp_path, 'val.csv', '\ufeff' + CSV_TABLE)  # with Excel's BOM
     assert dataset.metainfo['classes'] == ('cat', 'dog, small', 'person')
-    assert labels_of(dataset) == [[0, 1], [2], []]
-    assert [dataset.get_data_info(i)['gt_label_difficult'] for i in range(3)] == [[], [1], [2]]
+    assert dataset.metainfo['unknown_labels'] is True
+    infos = [dataset.get_data_info(i) for i in range(3)]
+    for info, expected_labels, expected_score in zip(infos, [[0, 1], [2], []], CSV_SCORES):
+        assert info['gt_label'].dtype == np.int64
+        assert info['gt_label'].tolist() == expected_labels
+        assert info['gt_score'].dtype == np.float32 and info['gt_score'].shape == (3, )
+        np.testing.assert_array_equal(info['gt_score'], expected_score)
+        # neither the old VOC-style field nor the stored column list reaches the pipeline
+        assert 'gt_label_difficult' not in info and 'unknown_label' not in info
     assert [dataset.get_cat_ids(i) for i in range(3)] == [[0, 1], [2], []]
     assert list(class_stats.compute(dataset).class_counts) == [1, 1, 1]
+    # a negative index reads the same entry
+    np.testing.assert_array_equal(dataset.get_data_info(-1)['gt_score'], CSV_SCORES[2])
+    # only the column lists are stored: the score vector is built on reading
+    raw = [BaseDataset.get_data_info(dataset, i) for i in range(3)]  # the stored entries
+    assert [entry['unknown_label'] for entry in raw] == [[], [1], [2]]
+    assert all('gt_score' not in entry for entry in raw)
 
 
-def test_ignored_cells_reach_the_metrics_as_ignored(tmp_path):
-    pack = dict(type='PackInputs', meta_keys=('sample_idx', 'img_path', 'gt_label_difficult'))
+def test_a_row_of_negatives_and_unknowns_has_no_positive(tmp_path):
+    text = 'image,cat,dog,person\na.png,-1,-1,-1\nb.png,1,1,1\n'
+    dataset = list_dataset(tmp_path, 'train.csv', text, images=('a.png', 'b.png'))
+    np.testing.assert_array_equal(dataset.get_data_info(0)['gt_score'], [-1, -1, -1])
+    assert dataset.get_data_info(0)['gt_label'].tolist() == []
+    np.testing.assert_array_equal(dataset.get_data_info(1)['gt_score'], [1, 1, 1])
+    with pytest.raises(ValueError, match="line 2: image 'a.png' has no positive label"):
+        list_dataset(tmp_path, 'train.csv', text, images=('a.png', 'b.png'), allow_empty=False)
+
+
+def test_a_table_without_unknown_cells_is_unchanged(tmp_path):
+    text = 'image,cat,dog,person\na.png,1,0,0\nb.png,0,1,1\nc.png,0,0,0\n'
+    dataset = list_dataset(tmp_path, 'val.csv', text)
+    assert 'unknown_labels' not in dataset.metainfo
+    infos = [dataset.get_data_info(i) for i in range(3)]
+    assert [info['gt_label'] for info in infos] == [[0], [1, 2], []]  # plain lists, as before
+    assert all('gt_score' not in info and 'gt_label_difficult' not in info for info in infos)
+    # a text list never has unknown cells
+    listed = list_dataset(tmp_path, 'train.txt', 'a.png cat\nb.png\n', classes=CLASSES)
+    assert 'unknown_labels' not in listed.metainfo
+    assert [set(listed.get_data_info(i)) & {'gt_score', 'unknown_label'} for i in range(2)] == \
+        [set(), set()]
+
+
+def test_unknown_cells_reach_the_loss_and_the_metrics_as_unknown(tmp_path):
+    # the default PackInputs: no meta_keys needed for the -1 cells
     dataset = list_dataset(tmp_path, 'val.csv', CSV_TABLE,
-                           pipeline=[dict(type='LoadImageFromFile'), pack])
-    samples = [dataset[i]['data_samples'].to_dict() for i in range(3)]
+                           pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+    packed = [dataset[i] for i in range(3)]
+    for item, expected in zip(packed, CSV_SCORES):
+        sample = item['data_samples']
+        assert sample.gt_score.dtype == torch.float32
+        np.testing.assert_array_equal(sample.gt_score.numpy(), expected)
+    np.testing.assert_array_equal(packed[0]['data_samples'].gt_label.numpy(), [0, 1])
+    # the data preprocessor keeps gt_score (it wins over gt_label): the -1 reach the head
+    preprocessor = ClsDataPreprocessor(num_classes=3, to_onehot=True)
+    batch = preprocessor(pseudo_collate(packed), training=True)
+    scores = torch.stack([s.gt_score for s in batch['data_samples']])
+    np.testing.assert_array_equal(scores.numpy(), CSV_SCORES)
+    # ... and the metrics read them as ignored
+    samples = [item['data_samples'].to_dict() for item in packed]
     for sample in samples:
         sample['pred_score'] = torch.full((3, ), 0.5)
     rows = EvaluationRows()
     rows.add('a metric', samples)
     rows.gather(len(samples))
-    expected = np.array([[1, 1, 0], [0, -1, 1], [0, 0, -1]], dtype=np.int8)
-    np.testing.assert_array_equal(rows.target('ignore').numpy(), expected)
+    np.testing.assert_array_equal(rows.target('ignore').numpy(), CSV_SCORES.astype(np.int8))
 
 
 def test_csv_columns_are_mapped_onto_the_classes_by_name(tmp_path):
@@ -124,7 +180,8 @@ def test_csv_columns_are_mapped_onto_the_classes_by_name(tmp_path):
                            classes=['person', 'cat', 'dog, small'])
     assert dataset.metainfo['classes'] == ('person', 'cat', 'dog, small')
     assert labels_of(dataset) == [[1, 2], [0], []]  # a: cat, dog | b: person | c: none
-    assert [dataset.get_data_info(i)['gt_label_difficult'] for i in range(3)] == [[], [2], [0]]
+    scores = np.stack([dataset.get_data_info(i)['gt_score'] for i in range(3)])
+    np.testing.assert_array_equal(scores, CSV_SCORES[:, [2, 0, 1]])  # columns by name
     # a header typo names the closest class, a class without a column is named too
     typo = CSV_TABLE.replace('person', 'persn')
     with pytest.raises(ValueError, match=re.escape(
@@ -361,7 +418,7 @@ def test_list_template_config(tmp_path):
     cfg = Config.fromfile(str(REPO / 'configs/_base_/datasets/multilabel_list.py'))
     train = cfg.train_dataloader.dataset
     assert train.type == 'MultiLabelListDataset'
-    assert 'gt_label_difficult' in cfg.test_pipeline[-1].meta_keys
+    assert cfg.test_pipeline[-1] == dict(type='PackInputs')  # gt_score needs no meta key
     write_images(tmp_path / 'images', ['a.png'])
     (tmp_path / 'classes.txt').write_text('cat\ndog\n')
     (tmp_path / 'train.txt').write_text('a.png dog\n')

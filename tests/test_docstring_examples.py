@@ -10,7 +10,10 @@ MODULES = [
     'mmml_ext.functional.example_based', 'mmml_ext.functional.prf', 'mmml_ext.functional.ranking',
     'mmml_ext.functional.thresholds', 'mmml_ext.functional.asymmetric_loss',
     'mmml_ext.functional.focal_loss', 'mmml_ext.functional.balanced_losses',
-    'mmml_ext.functional.calibration',
+    'mmml_ext.functional.calibration', 'mmml_ext.functional.bce_loss',
+    'mmml_ext.functional.robust_losses', 'mmml_ext.functional.large_loss',
+    'mmml_ext.datasets.label_hiding',
+    'mmml_ext.datasets.openimages_files',
 ]
 
 

@@ -105,7 +105,7 @@ def test_hook_gives_counts_to_losses_and_head(tmp_path):
 @pytest.mark.parametrize('loss', ['focal', 'asl', 'cb-focal', 'db'])
 def test_demo_loss_configs_train(loss, tmp_path):
     config = f'configs/demo/resnet18_shapes-lt_{loss}.py'
-    assert Config.fromfile(config).model.head.loss.type != 'CrossEntropyLoss'
+    assert Config.fromfile(config).model.head.loss.type != 'MultiLabelBCELoss'
     proc = run_tool('train.py', config, '--work-dir', tmp_path, '--no-validate', '--cfg-options',
                     'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=64',
                     'train_dataloader.num_workers=0')

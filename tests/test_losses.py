@@ -201,23 +201,43 @@ LOSS_CFGS = [
     dict(type='ClassBalancedLoss', class_counts=[100, 10, 1],
          loss=dict(type='MultiLabelAsymmetricLoss')),
     dict(type='DistributionBalancedLoss', class_counts=[100, 10, 1], num_images=200),
+    dict(type='MultiLabelBCELoss'),
+    dict(type='HillLoss', unknown='ignore'),
+    dict(type='SPLCLoss', unknown='ignore'),
+]
+# losses that read unknown cells as (weak, corrected) negatives by design
+READING_UNKNOWN_CFGS = [
+    dict(type='MultiLabelBCELoss', unknown='weak'),
+    dict(type='HillLoss'),
+    dict(type='SPLCLoss'),
+    dict(type='LargeLossRejection', mode='reject', delta_rel=20.0),
+    dict(type='LargeLossRejection', mode='correct', delta_rel=20.0),
 ]
 
 
-@pytest.mark.parametrize('cfg', LOSS_CFGS)
+def build_loss(cfg):
+    """Build a loss; one that changes with the epoch is put in its second epoch (counted from
+    0), where SPLC corrects and large loss modification is on."""
+    loss = MODELS.build(cfg)
+    if hasattr(loss, 'set_epoch'):
+        loss.set_epoch(1)
+    return loss
+
+
+@pytest.mark.parametrize('cfg', LOSS_CFGS + READING_UNKNOWN_CFGS)
 def test_finite_at_extreme_logits(cfg):
-    loss = MODELS.build(cfg)
-    logits = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]], requires_grad=True)
-    target = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    value = loss(logits, target)
-    value.backward()
-    assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
-    assert value.dtype == torch.float32
+    loss = build_loss(cfg)
+    for target in ([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]]):
+        logits = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]], requires_grad=True)
+        value = loss(logits, torch.tensor(target))
+        value.backward()
+        assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
+        assert value.dtype == torch.float32
 
 
-@pytest.mark.parametrize('cfg', LOSS_CFGS)
+@pytest.mark.parametrize('cfg', LOSS_CFGS + READING_UNKNOWN_CFGS)
 def test_bf16_autocast_close_to_float32(cfg):
-    loss = MODELS.build(cfg)
+    loss = build_loss(cfg)
     g = torch.Generator().manual_seed(7)
     feats = torch.randn(16, 8, generator=g)
     weight = torch.randn(8, 3, generator=g)
@@ -289,7 +309,7 @@ def test_bad_targets():
 @pytest.mark.parametrize('bad', [float('nan'), float('inf'), float('-inf')])
 @pytest.mark.parametrize('cfg', LOSS_CFGS)
 def test_non_finite_target_names_the_first_bad_cell(cfg, bad):
-    loss = MODELS.build(cfg)
+    loss = build_loss(cfg)
     target = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, bad], [bad, 0.0, 1.0]])
     with pytest.raises(ValueError, match=r'targets must be finite.*at \(sample 1, class 2\)'):
         loss(torch.zeros(3, 3), target)
@@ -300,7 +320,7 @@ def test_non_finite_target_names_the_first_bad_cell(cfg, bad):
 
 @pytest.mark.parametrize('cfg', LOSS_CFGS)
 def test_ignored_cell_has_zero_loss_and_zero_gradient(cfg):
-    loss = MODELS.build({**cfg, 'reduction': 'none'})
+    loss = build_loss({**cfg, 'reduction': 'none'})
     logits = torch.tensor([[1.5, -0.5, 0.3], [-2.0, 0.8, 2.5]], requires_grad=True)
     target = torch.tensor([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]])
     out = loss(logits, target)

@@ -39,9 +39,10 @@ NAMES_CHECK = textwrap.dedent('''
         METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1',
                  'MultiLabelCalibration'],
         MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
-                'DistributionBalancedLoss', 'ImbalancedMultiLabelHead'],
+                'DistributionBalancedLoss', 'ImbalancedMultiLabelHead', 'MultiLabelBCELoss',
+                'HillLoss', 'SPLCLoss', 'LargeLossRejection'],
         DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
-                  'MultiLabelBalancedDataset'],
+                  'MultiLabelBalancedDataset', 'PartialLabelDataset', 'OpenImagesMultiLabel'],
         DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
         HOOKS=['RunFactsHook', 'MultiLabelEvalHook', 'ClassCountsHook'],
     )

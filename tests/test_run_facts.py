@@ -32,7 +32,10 @@ from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
 # the demo's training counts, from its documented formula round(400 * 100^(-c/19))
 DEMO_COUNTS = tuple(int(n) for n in np.round(400 * 100.0**(-np.arange(20) / 19)))
-DEMO_CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / 'configs' / 'demo').glob('*.py'))
+DEMO_CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / 'configs' / 'demo').glob('*.py')
+                      if 'partial' not in p.name)
+PARTIAL_CONFIGS = sorted(str(p.relative_to(REPO))
+                         for p in (REPO / 'configs' / 'demo').glob('*partial*.py'))
 
 
 # ------------------------------------------------------------ class statistics
@@ -60,6 +63,17 @@ def test_every_demo_config_counts_its_original_training_set(config):
     cfg = Config.fromfile(REPO / config)
     stats = stats_file.compute(DATASETS.build(cfg.train_dataloader.dataset))
     assert stats.class_counts == DEMO_COUNTS and stats.num_images == 800
+
+
+@pytest.mark.parametrize('config', PARTIAL_CONFIGS[:1] + PARTIAL_CONFIGS[-1:])
+def test_partial_label_configs_count_the_labels_a_user_has(config):
+    # the kept positives: what training with partial labels knows
+    cfg = Config.fromfile(REPO / config)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    stats = stats_file.compute(dataset)
+    kept = dataset.hidden_summary.kept.tolist()
+    assert list(stats.class_counts) == kept and stats.num_images == 800
+    assert sum(kept) == (1382 if 'partial-75' in config else 800)  # round(0.75 * 1842) or 1 each
 
 
 def test_class_counts_tool_writes_what_a_training_run_writes(tmp_path):

@@ -7,7 +7,9 @@ exports). :class:`MultiLabelListDataset` reads either, so neither needs a
 conversion script, and it checks every line as it reads: a misspelt class, a
 stray cell or a missing image stops the run at load time with the file and
 line number, instead of becoming a silently missing label. The rules are in
-the class docstring and in ``docs/datasets.md``.
+the class docstring and in ``docs/datasets.md``. A ``-1`` cell of a table
+means "not annotated" (DESIGN.md §8): it reaches the losses and the metrics as
+a -1 in ``gt_score``, which they leave out.
 """
 import csv
 import difflib
@@ -28,6 +30,8 @@ from ..config_keys import drop_leftover_delete
 
 FORMATS = ('auto', 'list', 'csv')
 _CELL_VALUES = ('1', '0', '-1')
+#: Key of an entry's -1 columns (a table with -1 cells), made into ``gt_score`` on reading.
+_UNKNOWN = 'unknown_label'
 
 
 def _read_text(path: str) -> str:
@@ -78,20 +82,27 @@ class MultiLabelListDataset(MultiLabelDataset):
 
     **CSV table**: a header row ``image,<class 1>,<class 2>,...`` that names
     the classes in order, then one row per image: its path, and a cell per
-    class, ``1`` (positive), ``0`` (negative) or ``-1`` (ignored)::
+    class, ``1`` (positive), ``0`` (negative) or ``-1`` (not annotated)::
 
         image,cat,dog,person
         images/0001.jpg,1,1,0
         images/0002.jpg,0,-1,1
 
     Cells are read by the ``csv`` module (quoted names may hold commas);
-    whitespace around a cell is dropped; blank rows are skipped. An ignored
-    cell goes into ``gt_label_difficult``, as VOC's difficult-only labels do:
-    mmml_ext's metrics leave it out (``difficult_as='ignore'``, their default),
-    and the loss sees it as a negative, as with VOC. For the metrics to see
-    it, the test pipeline's ``PackInputs`` must carry ``gt_label_difficult``
-    in its ``meta_keys`` (``configs/_base_/datasets/multilabel_list.py`` does).
-    When ``classes`` are given too (recommended: every split of a run then has
+    whitespace around a cell is dropped; blank rows are skipped. A ``-1``
+    cell is *not annotated*, neither positive nor negative (DESIGN.md §8):
+    when a table has any ``-1`` cell, every image of it carries ``gt_score``,
+    a (C,) float32 vector of 1 / 0 / -1 (its row of the table), beside
+    ``gt_label``, its positives (int64), and the metainfo says
+    ``unknown_labels=True`` (once the table is loaded). ``PackInputs`` and
+    the data preprocessor pass ``gt_score`` on unchanged (it wins over
+    ``gt_label``); mmml_ext's losses give a -1 cell no loss and its metrics
+    leave it out, and ``RunFactsHook`` refuses batch augments (Mixup, CutMix)
+    on such a training set. The dataset keeps only each row's positive and
+    -1 column lists, as compact as the labels; ``gt_score`` is built from
+    them when an image is read (:meth:`get_data_info`). A table without
+    ``-1`` cells gives ``gt_label`` only, as a text list does. When
+    ``classes`` are given too (recommended: every split of a run then has
     the same classes in the same order), the columns are mapped by name, in
     any order; a header name that is not a class (a typo, with the closest
     class named) or a class without a column is an error. Without
@@ -137,6 +148,14 @@ class MultiLabelListDataset(MultiLabelDataset):
         ...              classes='classes.txt')
         >>> val = dict(type='MultiLabelListDataset', data_root='data/my_set',
         ...            ann_file='val.csv', data_prefix='images', classes='classes.txt')
+
+        A table with a ``-1`` cell (``b.png`` not annotated for ``dog``) gives
+        every image a ``gt_score``: ``a.png`` ``[1, 0, 0]``, ``b.png``
+        ``[0, -1, 1]``, with ``gt_label`` ``[0]`` and ``[2]``::
+
+            image,cat,dog,person
+            a.png,1,0,0
+            b.png,0,-1,1
     """
 
     def __init__(self,
@@ -280,6 +299,9 @@ class MultiLabelListDataset(MultiLabelDataset):
             raise ValueError(f'{path}, line {lines[row]}: the cell of class '
                              f'{self.CLASSES[col]!r} is {cell!r}; cells must be 1 (positive), '
                              '0 (negative) or -1 (ignored)')
+        if not ignored.any():  # every cell annotated: gt_label only, as a text list
+            return self._data_list(path, lines, paths, self._rows(positive), None)
+        self._metainfo['unknown_labels'] = True
         return self._data_list(path, lines, paths, self._rows(positive), self._rows(ignored))
 
     @staticmethod
@@ -369,10 +391,28 @@ class MultiLabelListDataset(MultiLabelDataset):
                                      'skips this check)')
         if ignored is None:
             return [dict(img_path=full, gt_label=ids) for full, ids in zip(full_paths, labels)]
+        # the -1 columns, turned into gt_score by get_data_info
         return [
-            dict(img_path=full, gt_label=ids, gt_label_difficult=skip)
-            for full, ids, skip in zip(full_paths, labels, ignored)
+            {'img_path': full, 'gt_label': ids, _UNKNOWN: unknown}
+            for full, ids, unknown in zip(full_paths, labels, ignored)
         ]
+
+    def get_data_info(self, idx: int) -> dict:
+        """The entry of image ``idx``; for a table with -1 cells, with ``gt_score`` (C,)
+        float32 of 1 / 0 / -1 and ``gt_label`` its positives (int64)."""
+        info = super().get_data_info(idx)
+        unknown = info.pop(_UNKNOWN, None)
+        if unknown is not None:
+            positives = np.asarray(info['gt_label'], dtype=np.int64)
+            score = np.zeros(len(self.CLASSES), dtype=np.float32)
+            score[positives] = 1.0
+            score[np.asarray(unknown, dtype=np.int64)] = -1.0
+            info['gt_label'], info['gt_score'] = positives, score
+        return info
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """The positive class indices of image ``idx``."""
+        return list(super().get_data_info(idx)['gt_label'])
 
     def load_data_list(self) -> List[dict]:
         """Parse and check the list file (see the class docstring for the rules)."""

@@ -24,6 +24,11 @@ the one place that hands them over. Each fact is owned by its module in
   (:mod:`~mmml_ext.run_facts.test_predictions`): every test sample's scores
   and target once, in dataset order, with the thresholds and training counts
   the test used: the input of the comparison's statistics.
+- **Unknown labels.** A training set whose metainfo says ``unknown_labels``
+  (-1 target cells, e.g. a ``PartialLabelDataset``) with batch augments
+  (Mixup, CutMix) in the data preprocessor is refused before training: they
+  would mix -1 into meaningless targets. A validation or test set that hides
+  labels is named in a warning.
 - **Evaluation context.** Before each validation and test, every multi-label
   metric of the evaluator gets one shared
   :class:`~mmml_ext.evaluation.EvalContext`: the evaluation's tag
@@ -47,6 +52,7 @@ from mmengine.runner import BaseLoop, IterBasedTrainLoop
 
 from mmpretrain.registry import DATASETS, HOOKS
 
+from ..datasets.partial_labels import PartialLabelDataset
 from ..evaluation.base import BaseMultiLabelMetric
 from ..evaluation.context import EvalContext
 from ..models.heads import ImbalancedMultiLabelHead
@@ -83,6 +89,7 @@ class RunFactsHook(Hook):
         self.training = False
         self._contexts: Dict[str, EvalContext] = {}
         self._looked_for_stats = False
+        self._warned_hidden = set()
 
     # --- training class statistics -----------------------------------------------------
     def before_run(self, runner) -> None:
@@ -92,6 +99,7 @@ class RunFactsHook(Hook):
         if not self.training:
             return
         self._refuse_tuned_in_validation(runner)
+        _refuse_mixing_unknown_labels(runner)
         self._looked_for_stats = True
         needing = [m for m in _model(runner).modules()
                    if isinstance(m, NeedsClassCounts) and m.lacks_class_stats()]
@@ -178,11 +186,17 @@ class RunFactsHook(Hook):
             None if counts is None else np.asarray(counts), settings)
 
     def _begin(self, runner, split: str, evaluator) -> None:
+        loop = getattr(runner, 'val_loop' if split == 'val' else 'test_loop', None)
+        dataset = getattr(getattr(loop, 'dataloader', None), 'dataset', None)
+        if split not in self._warned_hidden and _hides_labels(dataset):
+            self._warned_hidden.add(split)
+            _log(f'the {split} dataset is a PartialLabelDataset: it is evaluated on hidden '
+                 'labels, while the papers hide labels of the training split only',
+                 logging.WARNING)
         metrics = _multilabel_metrics(evaluator)
         stats = self._stats_for_evaluation(runner, metrics)
         if stats is not None:
-            loop = runner.val_loop if split == 'val' else runner.test_loop
-            _check_split_classes(stats, split, loop.dataloader.dataset)
+            _check_split_classes(stats, split, dataset)
         by_epoch = not (self.training and isinstance(runner.train_loop, IterBasedTrainLoop))
         context = EvalContext(
             tag=eval_outputs.eval_tag(split, by_epoch, runner.epoch, runner.iter),
@@ -286,6 +300,26 @@ class RunFactsHook(Hook):
             return
         if added:
             _log(f'thresholds tuned at {tuned.tuned_on} added to {path}')
+
+
+def _refuse_mixing_unknown_labels(runner) -> None:
+    """ValueError when batch augments would mix unknown (-1) target cells into numbers."""
+    metainfo = getattr(runner.train_dataloader.dataset, 'metainfo', None) or {}
+    preprocessor = getattr(_model(runner), 'data_preprocessor', None)
+    if metainfo.get('unknown_labels') and getattr(preprocessor, 'batch_augments', None):
+        raise ValueError(
+            'the training set has unknown (-1) labels and model.data_preprocessor.batch_augments '
+            '(Mixup, CutMix) would mix them into meaningless targets: remove batch_augments '
+            'from the config for partial labels')
+
+
+def _hides_labels(dataset) -> bool:
+    """Whether ``dataset`` (or a dataset it wraps) is a :class:`PartialLabelDataset`."""
+    while dataset is not None:
+        if isinstance(dataset, PartialLabelDataset):
+            return True
+        dataset = getattr(dataset, 'dataset', None)
+    return False
 
 
 def _check_split_classes(stats: ClassStats, split: str, dataset) -> None:

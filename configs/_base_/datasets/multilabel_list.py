@@ -23,10 +23,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(448, 448)),
-    # gt_label_difficult carries the ignored (-1) cells of a CSV table to the metrics
-    dict(type='PackInputs',
-         meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-                    'flip_direction', 'gt_label_difficult')),
+    # the -1 (unknown) cells of a CSV table travel in gt_score, which PackInputs packs
+    dict(type='PackInputs'),
 ]
 train_dataloader = dict(
     batch_size=32,

@@ -8,6 +8,7 @@ model = dict(
         type='ImbalancedMultiLabelHead',
         num_classes=20,
         in_channels=512,
-        loss=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+        # sigmoid BCE that gives unknown (-1) target cells no loss (docs/losses.md)
+        loss=dict(type='MultiLabelBCELoss', unknown='ignore', loss_weight=1.0),
     ),
 )

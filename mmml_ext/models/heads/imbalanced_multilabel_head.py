@@ -16,7 +16,11 @@ Two habits of long-tailed multi-label training, in one head:
   uses.
 
 Any registered loss works (``MultiLabelAsymmetricLoss``, ``MultiLabelFocalLoss``,
-``ClassBalancedLoss``, ``DistributionBalancedLoss``, mmpretrain's losses).
+``ClassBalancedLoss``, ``DistributionBalancedLoss``, mmpretrain's losses). Unknown
+(-1, "not annotated") targets reach the loss unchanged; only the plugin's losses
+know what they are, so with any other loss they are an error, not a silent
+negative-target loss. A loss that remembers labels per image (large loss
+correction) gets the images' ``sample_idx``.
 """
 import logging
 from typing import List, Optional, Sequence, Union
@@ -26,13 +30,14 @@ from mmengine.logging import print_log
 from mmpretrain.models.heads import MultiLabelLinearClsHead
 from mmpretrain.models.losses import CrossEntropyLoss
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
+from mmpretrain.structures import DataSample, label_to_onehot
 
 from ...config_keys import refuse_unknown
 from ...functional import multilabel_predict
 from ...functional.balanced_losses import prior_logit_bias
 from ...functional.checks import check_thr, check_topk
 from ...run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
+from ..losses.base import MultiLabelLoss
 from ..losses.class_counts_mixin import NeedsClassCounts
 
 
@@ -137,6 +142,28 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
             check_thr(thresholds, self.num_classes, name='thresholds')
             thresholds = thresholds.to(self.fc.weight.device, torch.float32)
         self.class_thresholds = thresholds
+
+    def _get_loss(self, cls_score: torch.Tensor, data_samples: List[DataSample], **kwargs):
+        """The loss of a batch: targets from ``gt_score`` (which may hold unknown -1 cells)
+        or ``gt_label``, and the images' ``sample_idx`` for a loss that needs them."""
+        if 'gt_score' in data_samples[0]:
+            target = torch.stack([sample.gt_score.float() for sample in data_samples])
+        else:
+            target = torch.stack([label_to_onehot(sample.gt_label, self.num_classes)
+                                  for sample in data_samples]).float()
+        if not isinstance(self.loss_module, MultiLabelLoss) and bool((target == -1).any()):
+            raise ValueError(
+                f'the targets hold unknown (-1) cells and {type(self.loss_module).__name__} '
+                'would read them as numbers (a wrong loss): use a loss of mmml_ext, which masks '
+                "them (MultiLabelBCELoss(unknown='ignore') is binary cross-entropy)")
+        if getattr(self.loss_module, 'needs_sample_idx', False):
+            if any('sample_idx' not in sample for sample in data_samples):
+                raise ValueError(f'{type(self.loss_module).__name__} needs the sample_idx of '
+                                 "each training image: keep 'sample_idx' in the meta_keys of "
+                                 "the training pipeline's PackInputs (its default)")
+            kwargs['sample_idx'] = [sample.sample_idx for sample in data_samples]
+        loss = self.loss_module(cls_score, target, avg_factor=cls_score.size(0), **kwargs)
+        return dict(loss=loss)
 
     def _get_predictions(self, cls_score: torch.Tensor,
                          data_samples: Optional[List[DataSample]]) -> List[DataSample]:

@@ -4,9 +4,12 @@ Subclasses implement :meth:`MultiLabelLoss.elementwise` on (N, C) logits and
 float targets; the base class takes mmpretrain's loss call,
 ``forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None)``,
 turns index lists into one-hot targets, checks the targets (values in [0, 1];
--1 marks an ignored cell, which gets no loss and no gradient; NaN, inf and any
-other value are a ValueError naming the first bad cell), and reduces: ``mean``
-is the sum over classes averaged over samples (docs/losses.md).
+-1 marks an unknown cell, "not annotated", which by default gets no loss and no
+gradient; NaN, inf and any other value are a ValueError naming the first bad
+cell), and reduces: ``mean`` is the sum over classes averaged over samples
+(docs/losses.md). A loss that reads unknown cells another way (as negatives,
+weak negatives, candidates for correction) overrides
+:meth:`MultiLabelLoss.unknown_aware_loss`.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -41,8 +44,8 @@ def check_target_values(target: torch.Tensor) -> Tuple[torch.Tensor, Optional[to
     """The detailed check of (N, C) targets that are not all in [0, 1].
 
     Returns:
-        tuple: the targets with ignored cells (-1) set to 0, and the (N, C)
-        mask of ignored cells.
+        tuple: the targets with unknown cells (-1) set to 0, and the (N, C)
+        mask of unknown cells.
 
     Raises:
         ValueError: at the first NaN or infinite target, else at the first
@@ -51,14 +54,18 @@ def check_target_values(target: torch.Tensor) -> Tuple[torch.Tensor, Optional[to
     finite = torch.isfinite(target)
     if not bool(finite.all()):
         sample, cls = (~finite).nonzero()[0].tolist()
-        raise ValueError(f'targets must be finite numbers in [0, 1] (or -1 for ignored), got '
+        raise ValueError(f'targets must be finite numbers in [0, 1] (or -1 for unknown), got '
                          f'{target[sample, cls].item()} at (sample {sample}, class {cls})')
     ignored = target == -1
     bad = ((target < 0) | (target > 1)) & ~ignored
     if bool(bad.any()):
         sample, cls = bad.nonzero()[0].tolist()
-        raise ValueError(f'targets must lie in [0, 1] (or be -1 for ignored), got '
-                         f'{target[sample, cls].item()} at (sample {sample}, class {cls})')
+        value = target[sample, cls].item()
+        hint = (' (a negative target other than -1 is what batch augments such as Mixup or '
+                'CutMix make of unknown cells: they cannot be used with unknown labels)'
+                if -1 < value < 0 else '')
+        raise ValueError(f'targets must lie in [0, 1] (or be -1 for unknown), got '
+                         f'{value} at (sample {sample}, class {cls}){hint}')
     return target.clamp(min=0), ignored
 
 
@@ -81,6 +88,14 @@ class MultiLabelLoss(nn.Module):
         """(N, C) float32 loss of (N, C) logits and targets in [0, 1]."""
         raise NotImplementedError
 
+    def unknown_aware_loss(self, logits: torch.Tensor, target: torch.Tensor,
+                           unknown: Optional[torch.Tensor]) -> torch.Tensor:
+        """(N, C) loss of targets in [0, 1] whose unknown cells (mask ``unknown``, or None
+        when there are none) were set to 0: by default an unknown cell gets no loss and no
+        gradient."""
+        loss = self.elementwise(logits, target)
+        return loss if unknown is None else loss.masked_fill(unknown, 0.0)
+
     def forward(self,
                 cls_score: torch.Tensor,
                 label: Union[torch.Tensor, Sequence],
@@ -93,12 +108,10 @@ class MultiLabelLoss(nn.Module):
         reduction = reduction_override or self.reduction
         check_reduction(reduction)
         target = as_multilabel_target(label, cls_score)
-        ignored = None
+        unknown = None
         if target.numel():
             low, high = torch.aminmax(target)  # one pass over the common case
             if not bool((low >= 0) & (high <= 1)):  # NaN compares False: caught here
-                target, ignored = check_target_values(target)
-        loss = self.elementwise(cls_score, target)
-        if ignored is not None:
-            loss = loss.masked_fill(ignored, 0.0)
+                target, unknown = check_target_values(target)
+        loss = self.unknown_aware_loss(cls_score, target, unknown)
         return self.loss_weight * weight_and_reduce(loss, weight, reduction, avg_factor)
