@@ -449,3 +449,25 @@ def test_run_facts_hook_refuses_batch_augments_with_unknown_labels():
     from mmml_ext.datasets import MultiLabelBalancedDataset
     hidden = PartialLabelDataset(LongTailedShapes(split='val'), single_positive=True)
     assert _hides_labels(MultiLabelBalancedDataset(hidden, oversample_thr=0.1)) and not _hides_labels(hidden.dataset)
+
+
+def test_a_single_positive_demo_config_trains_and_tests(tmp_path):
+    """Training on one positive per image (LL-R, whose rate grows from the second epoch), then
+    testing on full labels, with the tools a user runs."""
+    import numpy as np
+
+    from cli_helpers import run_tool
+    config = 'configs/demo/resnet18_shapes-lt_partial-sp_ll-r.py'
+    small = ['train_dataloader.dataset.dataset.indices=64', 'train_dataloader.num_workers=0',
+             'val_dataloader.dataset.indices=40', 'val_dataloader.num_workers=0',
+             'test_dataloader.dataset.indices=40', 'test_dataloader.num_workers=0']
+    proc = run_tool('train.py', config, '--work-dir', tmp_path, '--cfg-options',
+                    'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', *small)
+    log = proc.stdout + proc.stderr
+    assert 'kept 64 of' in log and 'unknown (-1, no loss)' in log
+    run_tool('test.py', config, tmp_path / 'epoch_2.pth', '--work-dir', tmp_path,
+             '--cfg-options', *small)
+    with np.load(tmp_path / 'test_predictions.npz') as saved:
+        target = saved['target']
+    # the test set keeps its full labels: no unknown cell, several positives per image
+    assert target.shape == (40, 20) and (target >= 0).all() and target.sum(1).max() > 1
