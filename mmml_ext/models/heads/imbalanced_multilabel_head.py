@@ -30,7 +30,7 @@ from mmengine.logging import print_log
 from mmpretrain.models.heads import MultiLabelLinearClsHead
 from mmpretrain.models.losses import CrossEntropyLoss
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample, label_to_onehot
+from mmpretrain.structures import DataSample
 
 from ...config_keys import refuse_unknown
 from ...functional import multilabel_predict
@@ -144,14 +144,11 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
         self.class_thresholds = thresholds
 
     def _get_loss(self, cls_score: torch.Tensor, data_samples: List[DataSample], **kwargs):
-        """The loss of a batch: targets from ``gt_score`` (which may hold unknown -1 cells)
-        or ``gt_label``, and the images' ``sample_idx`` for a loss that needs them."""
-        if 'gt_score' in data_samples[0]:
-            target = torch.stack([sample.gt_score.float() for sample in data_samples])
-        else:
-            target = torch.stack([label_to_onehot(sample.gt_label, self.num_classes)
-                                  for sample in data_samples]).float()
-        if not isinstance(self.loss_module, MultiLabelLoss) and bool((target == -1).any()):
+        """mmpretrain's loss of a batch (targets from ``gt_score``, which may hold unknown -1
+        cells, or ``gt_label``), refusing -1 for a loss that would read it as a number, and
+        with the images' ``sample_idx`` for a loss that needs them."""
+        if not isinstance(self.loss_module, MultiLabelLoss) and 'gt_score' in data_samples[0] \
+                and bool((torch.stack([s.gt_score for s in data_samples]) == -1).any()):
             raise ValueError(
                 f'the targets hold unknown (-1) cells and {type(self.loss_module).__name__} '
                 'would read them as numbers (a wrong loss): use a loss of mmml_ext, which masks '
@@ -162,8 +159,7 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                                  "each training image: keep 'sample_idx' in the meta_keys of "
                                  "the training pipeline's PackInputs (its default)")
             kwargs['sample_idx'] = [sample.sample_idx for sample in data_samples]
-        loss = self.loss_module(cls_score, target, avg_factor=cls_score.size(0), **kwargs)
-        return dict(loss=loss)
+        return super()._get_loss(cls_score, data_samples, **kwargs)
 
     def _get_predictions(self, cls_score: torch.Tensor,
                          data_samples: Optional[List[DataSample]]) -> List[DataSample]:
