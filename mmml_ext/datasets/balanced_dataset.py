@@ -10,7 +10,7 @@ import copy
 from typing import Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, ClassBalancedDataset, RepeatDataset
 
 from mmpretrain.registry import DATASETS
 
@@ -85,3 +85,15 @@ class MultiLabelBalancedDataset:
     def __len__(self) -> int:
         self.full_init()
         return len(self.repeat_indices)
+
+
+#: Wrappers that repeat or resample the images of the dataset they wrap.
+RESAMPLING_WRAPPERS = (MultiLabelBalancedDataset, ClassBalancedDataset, RepeatDataset)
+
+
+def original_dataset(dataset):
+    """The dataset under any resampling wrappers (the images as they are), without
+    initialising them."""
+    while isinstance(dataset, RESAMPLING_WRAPPERS):
+        dataset = dataset.dataset
+    return dataset

@@ -12,26 +12,18 @@ import logging
 from typing import Optional, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset, ClassBalancedDataset, RepeatDataset
+from mmengine.dataset import BaseDataset, RepeatDataset
 from mmengine.logging import print_log
 
 from mmpretrain.registry import DATASETS
 
 from ..config_keys import refuse_unknown
-from .balanced_dataset import MultiLabelBalancedDataset
+from .balanced_dataset import RESAMPLING_WRAPPERS, original_dataset
 from .label_hiding import (HidingSummary, check_hiding_args, hide_positives, observed_targets,
                            select, take_rows)
 from .label_index import _CACHE_ATTR, LabelIndex
 
 _ARGS = 'dataset, keep_ratio, single_positive, unobserved, seed, lazy_init'
-_RESAMPLING = (MultiLabelBalancedDataset, ClassBalancedDataset, RepeatDataset)
-
-
-def _under_resampling(dataset):
-    """The data under resampling wrappers (whose labels are hidden), without initialising."""
-    while isinstance(dataset, _RESAMPLING):
-        dataset = dataset.dataset
-    return dataset
 
 
 def _through_resampling(dataset):
@@ -41,7 +33,7 @@ def _through_resampling(dataset):
     ``ClassBalancedDataset`` or ``RepeatDataset`` share one hiding.
     """
     index_map = None
-    while isinstance(dataset, _RESAMPLING):
+    while isinstance(dataset, RESAMPLING_WRAPPERS):
         if hasattr(dataset, 'full_init'):
             dataset.full_init()
         if isinstance(dataset, RepeatDataset):
@@ -161,7 +153,7 @@ class PartialLabelDataset:
         name = type(self.dataset).__name__
         # the labels are read under the resampling wrappers (mmengine's RepeatDataset has no
         # get_cat_ids), once per image of the original data
-        data = _under_resampling(self.dataset)
+        data = original_dataset(self.dataset)
         if not hasattr(data, 'get_cat_ids'):
             name = type(data).__name__
             raise ValueError(f'PartialLabelDataset needs a dataset with labels: {name} has no '

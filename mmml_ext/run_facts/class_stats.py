@@ -21,9 +21,7 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
 
-from mmengine.dataset import ClassBalancedDataset, RepeatDataset
-
-from ..datasets.balanced_dataset import MultiLabelBalancedDataset
+from ..datasets.balanced_dataset import original_dataset
 from ..datasets.label_index import LabelIndex
 from . import checkpoint_meta
 from .json_file import read_json, write_json
@@ -32,8 +30,6 @@ from .json_file import read_json, write_json
 FILE_NAME = 'class_counts.json'
 #: The name of the fact in a checkpoint's meta.
 META_NAME = 'class_stats'
-#: Wrappers that repeat or resample the images of the dataset they wrap.
-RESAMPLING_WRAPPERS = (MultiLabelBalancedDataset, ClassBalancedDataset, RepeatDataset)
 
 ClassCountsSource = Union[str, Sequence[int]]
 
@@ -115,13 +111,6 @@ class ClassStats:
                        tuple(data.get('classes') or ()))
         except (TypeError, ValueError) as error:
             raise ValueError(f'{source}: {error}') from error
-
-
-def original_dataset(dataset):
-    """The dataset under any resampling wrappers (the images as they are)."""
-    while isinstance(dataset, RESAMPLING_WRAPPERS):
-        dataset = dataset.dataset
-    return dataset
 
 
 def compute(dataset) -> ClassStats:
