@@ -2,13 +2,25 @@
 
 Each process takes its share of the samples exactly as mmengine's DefaultSampler
 hands them out (padding the last round when the size does not divide), runs the
-multi-label metrics through an mmengine Evaluator, and rank 0 writes the metrics
-to the JSON file given as the first argument. Options: ``--shared`` gives all
-metrics one evaluation context (as RunFactsHook does), ``--no-index`` drops the
-samples' ``sample_idx`` (rows are then ordered as mmengine orders results).
+multi-label metrics through an mmengine Evaluator, and writes what it got (the
+metrics, or the error it raised) to ``<out>.rank<r>.json``. Options:
+
+- ``--shared``: all metrics share one evaluation context (as RunFactsHook does);
+- ``--no-index``: the samples have no ``sample_idx`` (mmengine's order);
+- ``--rich``: the data of :func:`rich_samples` (-1 cells, labels only on
+  difficult objects, continuous scores) and :data:`RICH_CFGS`;
+- ``--small-rounds``: exchange and write the rows in rounds of a few rows;
+- ``--fail``: add a metric that fails on every process (a missing thresholds
+  file), with ``out_dir`` next to ``<out>``;
+- ``--classes-mismatch``: rank 1 evaluates one class more;
+- ``--late``: rank 2 starts evaluating 20 s late;
+- ``--die-in-exchange``: rank 2 stops answering in the exchange of the rows.
 """
 import json
+import os
+import os.path as osp
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -17,7 +29,7 @@ from mmengine.evaluator import Evaluator
 from mmpretrain.registry import METRICS
 
 import mmml_ext  # noqa: F401
-from mmml_ext.evaluation import EvalContext
+from mmml_ext.evaluation import EvalContext, sharded_rows
 
 NUM_SAMPLES, NUM_CLASSES = 101, 9
 METRIC_CFGS = [
@@ -28,6 +40,22 @@ METRIC_CFGS = [
                                        'example_f1')),
     dict(type='MultiLabelRanking'),
     dict(type='TunedThresholdF1', save=False),
+]
+RICH_SAMPLES, RICH_CLASSES = 257, 23
+RICH_CFGS = [
+    dict(type='MeanAP', class_counts=[300 // (c + 1) for c in range(RICH_CLASSES)]),
+    dict(type='MeanAP', items=('mAP', ), difficult_as='positive', prefix='difficult-positive'),
+    dict(type='MultiLabelPRF', items=('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')),
+    dict(type='MultiLabelPRF', topk=3, difficult_as='negative'),
+    dict(type='MultiLabelPRF', thresholds=[0.1 + 0.03 * c for c in range(RICH_CLASSES)]),
+    dict(type='SubsetAccuracy', items=('subset_accuracy', 'hamming_accuracy', 'hamming_loss',
+                                       'jaccard', 'example_f1')),
+    dict(type='SubsetAccuracy', topk=2, prefix='top2'),
+    dict(type='MultiLabelRanking'),
+    dict(type='TunedThresholdF1', save=False),
+    dict(type='TunedThresholdF1', save=False, difficult_as='positive', prefix='tuned-pos'),
+    dict(type='MultiLabelCalibration'),
+    dict(type='MultiLabelCalibration', num_bins=7, difficult_as='negative', prefix='cal7'),
 ]
 
 
@@ -43,24 +71,64 @@ def fixed_samples(indexed: bool = True):
     return samples
 
 
+def rich_samples(num_classes: int = RICH_CLASSES):
+    """Continuous scores (some tied), -1 cells in gt_score, labels only on difficult objects."""
+    g = torch.Generator().manual_seed(1)
+    scores = torch.rand(RICH_SAMPLES, num_classes, generator=g)
+    scores[:, ::4] = (scores[:, ::4] * 20).round() / 20  # ties in every fourth class
+    target = (torch.rand(RICH_SAMPLES, num_classes, generator=g) < 0.2).float()
+    target[torch.rand(RICH_SAMPLES, num_classes, generator=g) < 0.05] = -1
+    samples = []
+    for i in range(RICH_SAMPLES):
+        sample = dict(pred_score=scores[i], gt_score=target[i], sample_idx=i)
+        if i % 5 == 0:
+            sample['gt_label_difficult'] = torch.tensor([i % num_classes, (i + 3) % num_classes])
+        samples.append(sample)
+    return samples
+
+
 def main(out_file: str, options) -> None:
     dist.init_process_group('gloo')
-    samples = fixed_samples(indexed='--no-index' not in options)
+    rank = dist.get_rank()
+    if '--rich' in options:
+        samples, cfgs = rich_samples(RICH_CLASSES + (rank == 1 and '--classes-mismatch' in
+                                                     options)), list(RICH_CFGS)
+    else:
+        samples, cfgs = fixed_samples(indexed='--no-index' not in options), list(METRIC_CFGS)
+    if '--small-rounds' in options:
+        sharded_rows.EXCHANGE_CELLS = sharded_rows.WRITE_CELLS = 64
+    if '--fail' in options:
+        cfgs.append(dict(type='MultiLabelPRF', thresholds='no_such_thresholds.json',
+                         out_dir=osp.dirname(out_file)))
+    if '--die-in-exchange' in options and rank == 2:
+        def stop(*args, **kwargs):
+            time.sleep(30)
+            os._exit(3)
+        sharded_rows.ShardedRows._exchange_columns = stop
     sampler = DefaultSampler(samples, shuffle=False)  # pads to a multiple of the world size
-    evaluator = Evaluator([METRICS.build(cfg) for cfg in METRIC_CFGS])
+    evaluator = Evaluator([METRICS.build(cfg) for cfg in cfgs])
+    context = None
     if '--shared' in options:
-        context = EvalContext()
+        context = EvalContext(work_dir=osp.dirname(out_file))  # as RunFactsHook gives it
         for metric in evaluator.metrics:
             metric.set_eval_context(context)
     indices = list(sampler)
     for start in range(0, len(indices), 4):
         evaluator.process([samples[i] for i in indices[start:start + 4]])
-    metrics = evaluator.evaluate(NUM_SAMPLES)
-    if dist.get_rank() == 0:
-        with open(out_file, 'w') as f:
-            json.dump(dict(metrics=metrics, world_size=dist.get_world_size(),
-                           per_rank=len(indices)), f)
-    dist.destroy_process_group()
+    if '--late' in options and rank == 2:
+        time.sleep(20)
+        os._exit(0)
+    result = dict(world_size=dist.get_world_size(), per_rank=len(indices))
+    try:
+        result['metrics'] = evaluator.evaluate(len(samples))
+        if context is not None:  # whether the rows stayed spread over the processes
+            result['sharded'] = context.rows.sharded is not None
+    except Exception as error:
+        result['error'] = dict(type=type(error).__name__, message=str(error))
+    with open(f'{out_file}.rank{rank}.json', 'w') as f:
+        json.dump(result, f)
+    if 'error' not in result:
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':

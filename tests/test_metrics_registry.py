@@ -421,10 +421,10 @@ def test_metrics_of_one_context_keep_the_rows_once():
     assert result == alone
 
 
-def test_rows_are_ordered_by_sample_index_and_counted_once():
+def test_rows_are_ordered_by_sample_index():
     scores, onehot, labels = random_samples(n=10)
     samples = make_samples(scores, labels)
-    shuffled = [samples[i] for i in (3, 0, 7, 1, 9, 2, 8, 4, 6, 5)] + samples[:2]  # with padding
+    shuffled = [samples[i] for i in (3, 0, 7, 1, 9, 2, 8, 4, 6, 5)]
     context = EvalContext()
     metric = METRICS.build(dict(type='MultiLabelPRF'))
     metric.set_eval_context(context)
@@ -432,6 +432,15 @@ def test_rows_are_ordered_by_sample_index_and_counted_once():
     metric.evaluate(10)
     np.testing.assert_array_equal(context.rows.sample_idx, np.arange(10))
     np.testing.assert_array_equal(context.rows.scores.numpy(), scores.numpy())
+
+
+def test_rows_repeated_beyond_the_samplers_padding_are_an_error(tmp_path):
+    scores, onehot, labels = random_samples(n=10)
+    samples = make_samples(scores, labels)
+    metric = METRICS.build(dict(type='MultiLabelPRF'))
+    metric.process(None, samples + samples[:2])  # one process pads nothing: 12 rows for 10
+    with pytest.raises(ValueError, match='12 rows were evaluated for a dataset of 10 samples'):
+        metric.evaluate(10)
 
 
 def test_repeated_sample_indices_do_not_drop_samples():

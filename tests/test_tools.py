@@ -178,6 +178,18 @@ def test_two_process_training_on_cpu(tmp_path):
     # 96 images over 2 processes of 32 per batch: 2 iterations each
     assert 'Epoch(train) [1][2/2]' in log
     assert (tmp_path / 'epoch_1.pth').exists()
+    # testing on 2 processes: sharded metrics, the test predictions written once, in order
+    checkpoint = tmp_path / 'epoch_1.pth'
+    proc = run_tool('dist_test.sh', DEMO_BCE, checkpoint, 2, '--work-dir', tmp_path / 'two',
+                    '--cfg-options', *SMALL, env=dict(PORT=str(free_port())))
+    assert (proc.stdout + proc.stderr).count('test predictions written to') == 1
+    run_tool('test.py', DEMO_BCE, checkpoint, '--work-dir', tmp_path / 'one', '--cfg-options',
+             *SMALL)
+    with np.load(tmp_path / 'two' / 'test_predictions.npz') as two, \
+            np.load(tmp_path / 'one' / 'test_predictions.npz') as one:
+        np.testing.assert_array_equal(two['sample_idx'], np.arange(101))  # 101 of 2 x 51 rows
+        np.testing.assert_array_equal(two['target'], one['target'])
+        np.testing.assert_allclose(two['scores'], one['scores'], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without CUDA')

@@ -158,17 +158,24 @@ class RunFactsHook(Hook):
 
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         context = self._contexts.get('test')
-        if context is not None and context.rows.scores is not None:  # the main process
-            path = test_predictions.write(self._test_predictions(runner, context),
-                                          runner.work_dir)
-            _log(f'test predictions written to {path}')
+        rows = None if context is None else context.rows
+        if rows is not None and rows.holds_all:  # the main process, or all of a sharded test
+            def write(scores, target) -> str:
+                return test_predictions.write(
+                    self._test_predictions(runner, context, scores, target), runner.work_dir)
+
+            path = (write(rows.scores.numpy(), rows.raw_target().numpy())
+                    if rows.sharded is None else rows.sharded.write(write))
+            if path is not None:
+                _log(f'test predictions written to {path}')
         elif is_main_process() and not _multilabel_metrics(runner.test_evaluator):
             _log(f'no {test_predictions.FILE_NAME}: the test evaluator has no metric of '
                  'mmml_ext, whose rows it is made of', logging.WARNING)
         self._end('test', runner.test_evaluator)
 
-    def _test_predictions(self, runner, context: EvalContext):
-        """The test's rows, with the settings its metrics used (each metric says its own)."""
+    def _test_predictions(self, runner, context: EvalContext, scores, target):
+        """The test's rows (arrays, or blocks from the processes that hold them), with the
+        settings its metrics used (each metric says its own)."""
         rows = context.rows
         settings = {}
         for metric in _multilabel_metrics(runner.test_evaluator):
@@ -180,7 +187,7 @@ class RunFactsHook(Hook):
         if counts is None and context.class_stats is not None:
             counts = list(context.class_stats.class_counts)
         return test_predictions.TestPredictions(
-            rows.scores.numpy(), rows.raw_target().numpy(),
+            scores, target,
             tuple((runner.test_evaluator.dataset_meta or {}).get('classes') or ()),
             rows.sample_idx, None if tuned is None else np.asarray(tuned, np.float32),
             None if counts is None else np.asarray(counts), settings)

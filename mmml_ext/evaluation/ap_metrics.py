@@ -17,7 +17,7 @@ import torch
 
 from mmpretrain.registry import METRICS
 
-from ..functional import confusion_counts, mean_average_precision, per_class_prf
+from ..functional import mean_average_precision, per_class_prf
 from ..functional.checks import check_thr
 from ..run_facts import class_stats as class_stats_file
 from ..run_facts.class_stats import ClassStats
@@ -67,6 +67,7 @@ class MeanAP(BaseMultiLabelMetric):
         report_thr (float): Threshold of the report's P, R, F1. Defaults to 0.5.
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
+    SHARDABLE = True
     ALL_ITEMS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
     DEFAULT_ITEMS = ALL_ITEMS
 
@@ -143,11 +144,9 @@ class MeanAP(BaseMultiLabelMetric):
     def write_report(self, rows: EvaluationRows, ap: torch.Tensor,
                      counts: Optional[Sequence[int]]) -> None:
         """Write the evaluation's ``per_class/<tag>.json`` and ``.csv`` (through the context)."""
-        target = rows.target(self.difficult_as)
-        pred = rows.predictions(self.report_thr, None, self.difficult_as)
-        tallies = confusion_counts(pred, target)
+        tallies = rows.confusion(self.report_thr, None, self.difficult_as)
         prf = per_class_prf(tallies['tp'], tallies['fp'], tallies['fn'])
-        support = (target == 1).sum(dim=0).tolist()
+        support = (tallies['tp'] + tallies['fn']).tolist()
         names = self.class_names or [str(i) for i in range(len(ap))]
         columns = dict(precision=(100 * prf['precision']).tolist(),
                        recall=(100 * prf['recall']).tolist(), f1=(100 * prf['f1']).tolist(),
@@ -159,7 +158,8 @@ class MeanAP(BaseMultiLabelMetric):
             for c in range(len(ap))
         ]
         written = self.context.write_report(self.out_dir, dict(thr=self.report_thr,
-                                                               num_samples=len(target)), report)
+                                                               num_samples=rows.num_samples),
+                                             report)
         if written is None:
             self.warn_once('no_dir', 'no out_dir and no work dir, so no per-class report: add '
                            "dict(type='RunFactsHook') to custom_hooks, or give out_dir")

@@ -6,8 +6,10 @@ Each metric subclasses :class:`BaseMultiLabelMetric` and implements
 - keeps the rows in the :class:`~mmml_ext.evaluation.shared_rows.EvaluationRows`
   of its :class:`~mmml_ext.evaluation.context.EvalContext` (shared by all
   metrics of an evaluator when ``RunFactsHook`` gives them one context);
-- gathers them once across processes and checks them once (probabilities,
-  one number of classes, as many class names as classes);
+- puts them in dataset order once across processes and checks them once
+  (probabilities, one number of classes, as many class names as classes):
+  under DDP the rows stay spread over the processes and every process
+  computes the metrics with them (:mod:`~mmml_ext.evaluation.sharded_rows`);
 - validates ``items``, and, if computing fails, first saves the gathered
   predictions and then raises an error of the same type that says where they are.
 """
@@ -51,6 +53,12 @@ class BaseMultiLabelMetric(BaseMetric):
         collect_dir (str, optional): Directory for gathering on CPU.
     """
     default_prefix = 'multi-label'
+    #: Whether :meth:`compute` works on rows spread over processes: it reads
+    #: them only through the results of ``EvaluationRows`` (``row_terms``,
+    #: ``row_sums``, ``class_terms``, ``confusion``, ...). A metric that reads
+    #: ``rows.scores`` as all rows leaves it False: the rows are then gathered
+    #: on the main process.
+    SHARDABLE = False
     ALL_ITEMS: Sequence[str] = ()
     DEFAULT_ITEMS: Sequence[str] = ()
 
@@ -127,13 +135,12 @@ class BaseMultiLabelMetric(BaseMetric):
         """
         context = self.context
         try:
-            context.rows.gather(size, self.collect_device, self.collect_dir)
+            self._gather(context, size)
+            if context.rows.sharded is not None:  # every process computes, with the others
+                return self._prefixed(self.compute_metrics(context.rows))
             results = [None]
             if is_main_process():
-                values = self.compute_metrics(context.rows)
-                if self.prefix:
-                    values = {f'{self.prefix}/{k}': v for k, v in values.items()}
-                results = [values]
+                results = [self._prefixed(self.compute_metrics(context.rows))]
             broadcast_object_list(results)
             return results[0]
         finally:
@@ -141,32 +148,47 @@ class BaseMultiLabelMetric(BaseMetric):
                 context.release()
                 self._context = None
 
+    def _prefixed(self, values: Dict[str, float]) -> Dict[str, float]:
+        return {f'{self.prefix}/{k}': v for k, v in values.items()} if self.prefix else values
+
+    def _gather(self, context: EvalContext, size: int) -> None:
+        """Put the rows in order; if that fails, save what this process holds first."""
+        rows = context.rows
+        try:
+            rows.gather(size, self.collect_device, self.collect_dir)
+        except Exception as error:
+            if rows.local_rows is None:
+                raise
+            path = context.save_local_rows(self.out_dir, self.class_names or [])
+            raise _with_message(error, f'{error}. The {len(rows.local_rows.scores)} predictions '
+                                f'of this process were saved first, to {path}') from error
+
     def compute_metrics(self, results: EvaluationRows) -> Dict[str, float]:
-        """The metric values from the gathered rows; saves the predictions if it fails."""
+        """The metric values from the gathered rows; saves the predictions if it fails.
+
+        Across processes (sharded rows) every process computes; a failure on
+        any of them is raised by all, after the predictions are saved once.
+        """
         rows = results
         try:
             rows.check_scores()
-            return self.compute(rows)
-        except Exception as error:
-            path = self.context.save_predictions(self.out_dir, self.class_names or [])
-            message = (f'{type(self).__name__} failed: {error}. The {len(rows.scores)} gathered '
-                       f'predictions were saved first, to {path} (numpy .npz: scores, '
-                       'target, classes, sample_idx)')
-            try:
-                new_error = type(error)(message)
-            except Exception:
-                new_error = RuntimeError(message)
-            raise new_error from error
+            values, error = self.compute(rows), None
+        except Exception as failure:
+            values, error = None, failure
+        if rows.sharded is not None:  # also a failure on one process only (writing a file)
+            error = rows.sharded.exchange.shared_error(error, type(self).__name__)
+        if error is None:
+            return values
+        path = self.context.save_predictions(self.out_dir, self.class_names or [])
+        raise _with_message(error, f'{type(self).__name__} failed: {error}. The '
+                            f'{rows.num_samples} evaluated predictions were saved first, to '
+                            f'{path} (numpy .npz: scores, target, classes, sample_idx)') from error
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         """The metric values (keys from ``items``) of the gathered, checked rows."""
         raise NotImplementedError
 
     # --- helpers -----------------------------------------------------------------------
-    def scores_and_target(self, rows: EvaluationRows):
-        """(N, C) float32 scores and int8 target under this metric's ``difficult_as``."""
-        return rows.scores, rows.target(self.difficult_as)
-
     def _check_class_names(self, num_classes: int) -> None:
         names = self.class_names
         if names is not None and len(names) != num_classes:
@@ -205,6 +227,14 @@ class BaseMultiLabelMetric(BaseMetric):
     @property
     def class_names(self) -> Optional[Sequence[str]]:
         return (self.dataset_meta or {}).get('classes')
+
+
+def _with_message(error: Exception, message: str) -> Exception:
+    """An error of the type of ``error`` with ``message`` (a RuntimeError if that type cannot)."""
+    try:
+        return type(error)(message)
+    except Exception:
+        return RuntimeError(message)
 
 
 def percent(values: Dict[str, float], items: Sequence[str]) -> Dict[str, float]:

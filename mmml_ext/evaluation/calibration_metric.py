@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from mmpretrain.registry import METRICS
 
-from ..functional.calibration import calibration_errors, check_num_bins
+from ..functional.calibration import check_num_bins, errors_from_tables
 from .base import BaseMultiLabelMetric, percent
 from .shared_rows import EvaluationRows
 
@@ -47,6 +47,7 @@ class MultiLabelCalibration(BaseMultiLabelMetric):
         ...     dict(type='MultiLabelCalibration'),  # multi-label/ECE, .../classwise_ECE, .../brier
         ... ]
     """
+    SHARDABLE = True
     ALL_ITEMS = ('ECE', 'classwise_ECE', 'brier')
     DEFAULT_ITEMS = ALL_ITEMS
 
@@ -59,15 +60,14 @@ class MultiLabelCalibration(BaseMultiLabelMetric):
         return 'calibration', dict(difficult_as=self.difficult_as, num_bins=self.num_bins)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
-        scores, target = self.scores_and_target(rows)
         # the rows are checked probabilities with a 1 / 0 / -1 target
-        values = calibration_errors(scores, target, self.num_bins, validate_args=False)
+        tables = rows.calibration_tables(self.num_bins, self.difficult_as)
+        values = errors_from_tables(tables)
         if 'classwise_ECE' in self.items:
-            self._name_absent_classes(target)
+            self._name_absent_classes(tables['sum_y'].sum(dim=1) > 0)
         return percent(values, self.items)
 
-    def _name_absent_classes(self, target: torch.Tensor) -> None:
-        present = (target == 1).any(dim=0)
+    def _name_absent_classes(self, present: torch.Tensor) -> None:
         if bool(present.all()):
             return
         absent = (~present).nonzero().flatten().tolist()

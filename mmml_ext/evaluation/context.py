@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
+from mmengine.dist import get_rank, is_main_process
 from mmengine.logging import print_log
 
-from ..run_facts import eval_outputs, tuned_thresholds
+from ..run_facts import eval_outputs, npz_blocks, tuned_thresholds
 from ..run_facts.class_stats import ClassStats
 from ..run_facts.tuned_thresholds import TunedThresholds
 from .shared_rows import EvaluationRows
@@ -52,36 +53,82 @@ class EvalContext:
 
     def write_report(self, out_dir: Optional[str], header: dict,
                      rows: Sequence[dict]) -> Optional[str]:
-        """Write the per-class report of this evaluation; None when there is no directory."""
+        """Write the per-class report of this evaluation (on the main process); None when
+        there is no directory."""
         directory = self.output_dir(out_dir)
         if directory is None:
             return None
+        if not is_main_process():
+            return directory
         return eval_outputs.write_report(directory, self.tag, header, rows)
 
     def publish_thresholds(self, out_dir: Optional[str],
                            thresholds: TunedThresholds) -> Optional[str]:
-        """Record tuned thresholds for the run (and its checkpoint); write the file if there is a directory."""
+        """Record tuned thresholds for the run (and its checkpoint); write the file (on the
+        main process) if there is a directory."""
         self.produced_thresholds = thresholds
         directory = self.output_dir(out_dir)
-        return None if directory is None else tuned_thresholds.write(thresholds, directory)
+        if directory is None or not is_main_process():
+            return directory
+        return tuned_thresholds.write(thresholds, directory)
 
     def save_predictions(self, out_dir: Optional[str], classes: Sequence[str]) -> str:
-        """Save the gathered predictions once (after a metric failed); returns the path.
+        """Save the evaluated predictions once (after a metric failed), in dataset order; returns the path.
 
         They go to the evaluation's directory, or to the current directory when
-        there is none: they must not be lost.
+        there is none: they must not be lost. Across processes every process
+        calls this and the main one writes the file, the rows coming to it in
+        blocks from the processes that hold them.
         """
         if self.saved_predictions is None:
             directory = self.output_dir(out_dir) or '.'
             path = eval_outputs.failure_dump_path(directory, self.tag)
-            os.makedirs(directory, exist_ok=True)
             rows = self.rows
-            np.savez(path, scores=rows.scores.numpy(), target=rows.target('ignore').numpy(),
-                     classes=np.asarray(list(classes or []), dtype=str),
-                     sample_idx=np.asarray([] if rows.sample_idx is None else rows.sample_idx))
+            extras = dict(classes=np.asarray(list(classes or []), dtype=str),
+                          sample_idx=np.asarray([] if rows.sample_idx is None else
+                                                rows.sample_idx))
+            if rows.sharded is not None and rows.sharded.exchange.broken:  # each keeps its own
+                self.saved_predictions = self.save_local_rows(out_dir, classes)
+                return self.saved_predictions
+            if rows.sharded is None:
+                os.makedirs(directory, exist_ok=True)
+                np.savez(path, scores=rows.scores.numpy(), target=rows.target('ignore').numpy(),
+                         **extras)
+            else:  # one name, the main process's (it has a time stamp)
+                path = rows.sharded.exchange.all_gather_object(path, 'naming the file')[0]
+                if is_main_process():
+                    os.makedirs(directory, exist_ok=True)
+                rows.sharded.write(lambda scores, target: npz_blocks.savez(
+                    path, dict(scores=scores, target=target, **extras)),
+                    lambda codes: rows.read(codes, 'ignore'))
             print_log(f'predictions of {self.tag} saved to {path}', logger='current')
             self.saved_predictions = path
         return self.saved_predictions
+
+    def save_local_rows(self, out_dir: Optional[str], classes: Sequence[str]) -> str:
+        """Save this process's rows as they are, when the processes cannot write one file; the path.
+
+        ``predictions_<tag>_<time>_rank<r>.npz``: one file per process, its rows
+        in the order it evaluated them, with their sample indices (the rows
+        could not be put in order, or a process stopped answering).
+        """
+        directory = self.output_dir(out_dir) or '.'
+        base = eval_outputs.failure_dump_path(directory, self.tag)
+        path = f'{base[:-len(".npz")]}_rank{get_rank()}.npz'
+        rows = self.rows
+        if rows.local_rows is not None:  # not placed yet
+            scores, target, sample_idx = (rows.local_rows.scores, rows.local_rows.target,
+                                          rows.local_rows.sample_idx)
+        else:
+            sharded = rows.sharded
+            scores, target = sharded.scores.numpy(), rows.target('ignore').numpy()
+            sample_idx = rows.sample_idx[sharded.positions[sharded.exchange.rank]]
+        os.makedirs(directory, exist_ok=True)
+        np.savez(path, scores=scores, target=target,
+                 classes=np.asarray(list(classes or []), dtype=str),
+                 sample_idx=np.asarray([] if sample_idx is None else sample_idx))
+        print_log(f'predictions of {self.tag} on this process saved to {path}', logger='current')
+        return path
 
     def release(self) -> None:
         """End of the evaluation: drop the rows."""

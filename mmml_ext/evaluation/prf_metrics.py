@@ -21,7 +21,8 @@ from typing import Dict, Optional
 import torch
 from mmpretrain.registry import METRICS
 
-from ..functional import confusion_counts, example_based_metrics, precision_recall_f1
+from ..functional import precision_recall_f1
+from ..functional.example_based import example_terms, reduce_example_terms
 from ..functional.checks import check_thr, check_topk
 from ..run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
 from .base import BaseMultiLabelMetric, check_absent_classes, percent
@@ -124,11 +125,11 @@ class _PredictionMetric(BaseMultiLabelMetric):
             return {}
         return super().compute_metrics(results)  # a missing source raises there (rows saved)
 
-    def predict(self, rows: EvaluationRows) -> torch.Tensor:
-        """The predictions of the one prediction rule, computed once for all metrics."""
+    def rule(self, rows: EvaluationRows):
+        """(thr, topk) of the one prediction rule: a number or (C,) thresholds, and k."""
         check_topk(self.topk, rows.num_classes)
         thr = self.thr if self.thresholds is None else self.class_thresholds(rows.num_classes)
-        return rows.predictions(thr, self.topk, self.difficult_as)
+        return thr, self.topk
 
     def keyed(self, values: Dict[str, float]) -> Dict[str, float]:
         return {f'{key}{self.suffix}': value for key, value in percent(values, self.items).items()}
@@ -180,6 +181,7 @@ class MultiLabelPRF(_PredictionMetric):
         >>> # at the thresholds tuned on the validation set (multi-label/CF1_valtuned, ...)
         >>> test_evaluator = [dict(type='MultiLabelPRF', thresholds='tuned')]
     """
+    SHARDABLE = True
     ALL_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')
     DEFAULT_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1')
 
@@ -198,7 +200,7 @@ class MultiLabelPRF(_PredictionMetric):
         return None
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
-        counts = confusion_counts(self.predict(rows), rows.target(self.difficult_as))
+        counts = rows.confusion(*self.rule(rows), self.difficult_as)
         present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0)
         return self.keyed(precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present))
 
@@ -223,6 +225,7 @@ class SubsetAccuracy(_PredictionMetric):
             hamming_loss jaccard example_f1``. Defaults to ``subset_accuracy``.
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
+    SHARDABLE = True
     ALL_ITEMS = ('subset_accuracy', 'hamming_accuracy', 'hamming_loss', 'jaccard', 'example_f1')
     DEFAULT_ITEMS = ('subset_accuracy', )
 
@@ -232,5 +235,9 @@ class SubsetAccuracy(_PredictionMetric):
         return 'subset', dict(difficult_as=self.difficult_as, thr=self.thr, topk=self.topk)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
-        return self.keyed(example_based_metrics(self.predict(rows), rows.target(self.difficult_as),
-                                                validate_args=False))
+        thr, topk = self.rule(rows)
+        terms = rows.row_terms(
+            ('example', rows._thr_key(thr), topk, self.difficult_as),
+            lambda: example_terms(rows.predictions(thr, topk, self.difficult_as),
+                                  rows.target(self.difficult_as)), 'example-based terms')
+        return self.keyed(reduce_example_terms(terms))

@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence
 
 from mmpretrain.registry import METRICS
 
-from ..functional.ranking import ranking_metrics
+from ..functional.ranking import ranking_terms, reduce_ranking_terms
 from .base import BaseMultiLabelMetric
 from .shared_rows import EvaluationRows
 
@@ -29,6 +29,7 @@ class MultiLabelRanking(BaseMultiLabelMetric):
             one_error``. Defaults to all four.
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
+    SHARDABLE = True
     ALL_ITEMS = ('lrap', 'coverage_error', 'ranking_loss', 'one_error')
     DEFAULT_ITEMS = ALL_ITEMS
 
@@ -36,6 +37,8 @@ class MultiLabelRanking(BaseMultiLabelMetric):
         super().__init__(items=items, **kwargs)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
-        values = ranking_metrics(*self.scores_and_target(rows))
+        terms = rows.row_terms(('ranking', self.difficult_as), lambda: ranking_terms(
+            rows.scores, rows.target(self.difficult_as)), 'ranking terms')
+        values = reduce_ranking_terms(terms)
         return {item: values[item] * (100.0 if item in PERCENT_ITEMS else 1.0)
                 for item in self.items}

@@ -10,25 +10,29 @@ arrays at once (no per-sample tensors kept). :class:`EvaluationRows` is the
 explicit owner of one evaluation's rows, with a lifetime: ``RunFactsHook``
 makes one per evaluation and gives it to every metric of the evaluator; the
 first metric to process a batch keeps it, the others only read. At the end
-:meth:`EvaluationRows.gather` assembles the (N, C) tensors once (across
-processes, dropping the sampler's padding by sample index), and what metrics
-derive from them (the target under a ``difficult_as`` rule, predictions at a
-threshold, AP) is computed once and cached by its meaning. A metric used on its
-own gets rows of its own.
+:meth:`EvaluationRows.gather` puts the rows in dataset order once (dropping the
+sampler's padding by sample index): on one process as (N, C) tensors; across
+processes they stay where they are (:mod:`~mmml_ext.evaluation.sharded_rows`).
+Metrics read them through results that mean the same either way (per-sample
+terms, per-class counts, per-class terms such as AP), each computed once and
+cached by its meaning. A metric used on its own gets rows of its own.
 
 Ground truth comes from ``gt_score`` when present (values 1 / 0 / -1), else
 from the ``gt_label`` indices. VOC's ``gt_label_difficult`` marks labels seen
 only on difficult objects.
 """
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.dist import collect_results, get_world_size
+from mmengine.dist import collect_results, get_rank, get_world_size
+from mmengine.logging import print_log
 
-from ..functional import average_precision, multilabel_predict
+from ..functional import average_precision, confusion_counts, multilabel_predict
+from ..functional.calibration import class_bin_tables, rows_per_block
 from ..functional.checks import check_probabilities, has_ignored
+from ..functional.thresholds import global_best_threshold, per_class_best_thresholds
 
 DIFFICULT_AS = ('ignore', 'positive', 'negative')
 #: Target code of a label seen only on difficult objects.
@@ -161,6 +165,63 @@ def _kept_rows(keys: np.ndarray, size: int) -> np.ndarray:
     return first[:size]
 
 
+class RowPlan(NamedTuple):
+    """Where each process's rows go: ``positions[rank][j]`` is the dataset-order position of
+    its j-th row (-1: padding, dropped); ``sample_idx`` the (N,) keys in that order."""
+    positions: List[np.ndarray]
+    sample_idx: np.ndarray
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.sample_idx)
+
+
+def plan_rows(indices: Sequence[Optional[np.ndarray]], counts: Sequence[int], size: int,
+              world_size: int) -> RowPlan:
+    """One order for the rows of all processes: by sample index, each sample once.
+
+    Args:
+        indices: Each process's sample indices (None where a process has
+            none), in the order of its rows.
+        counts: Each process's number of rows.
+        size: The size of the evaluated dataset.
+        world_size: The number of processes.
+
+    The sampler pads the last round by repeating samples; a repeated index is
+    kept once. Without indices, or when they do not name one sample each (a
+    ConcatDataset restarts them), rows take mmengine's order: the j-th row of
+    process r is sample j * W + r.
+
+    Raises:
+        ValueError: No row at all, or more rows than the sampler can give
+            for ``size`` samples (rows repeated beyond its padding).
+    """
+    total = int(sum(counts))
+    if total == 0:
+        raise ValueError('no sample was evaluated: the dataloader gave no sample, or '
+                         'process() was never called')
+    padded = -(-size // world_size) * world_size
+    if total > padded:
+        shown = ', '.join(f'rank {r}: {c}' for r, c in enumerate(counts))
+        raise ValueError(f'{total} rows were evaluated for a dataset of {size} samples, more '
+                         f'than the {padded} its sampler gives with padding ({shown}): samples '
+                         'repeat beyond the padding (a sampler that repeats indices, or '
+                         'process() called twice per batch)')
+    keys = None
+    if all(idx is not None for idx, count in zip(indices, counts) if count):
+        keys = np.concatenate([np.asarray(idx, np.int64) for idx, count in zip(indices, counts)
+                               if count])
+        if len(np.unique(keys)) < min(size, len(keys)):
+            keys = None  # not one index per sample (a ConcatDataset restarts them)
+    if keys is None:  # mmengine's order: the j-th row of process r is sample j * W + r
+        keys = np.concatenate([np.arange(count) * world_size + rank
+                               for rank, count in enumerate(counts)])
+    kept = _kept_rows(keys, size)
+    destination = np.full(len(keys), -1, dtype=np.int64)
+    destination[kept] = np.arange(len(kept))
+    return RowPlan(np.split(destination, np.cumsum(counts)[:-1]), keys[kept])
+
+
 class _RowBuffer:
     """(n, C) rows appended in place to one growing array: nothing to stack at the end.
 
@@ -207,13 +268,22 @@ class EvaluationRows:
         self.scores: Optional[torch.Tensor] = None
         self._codes: Optional[torch.Tensor] = None
         self.sample_idx: Optional[np.ndarray] = None
+        self.local_rows: Optional[BatchRows] = None
         self._gathered = False
         self._derived: Dict[Any, Any] = {}
+        # the latest predictions (key, (n, C) bool): what they feed (counts, terms) is cached
+        self._last_predictions = None
+        #: the rows of a sharded evaluation (several processes), else None
+        self.sharded = None
+        self._unshardable: List[str] = []
 
     def add(self, metric: object, data_samples: Sequence[dict]) -> bool:
         """Keep a batch if ``metric`` is the keeper (the first metric to call); whether it was kept."""
         if self._keeper is None:
             self._keeper = metric
+        name = type(metric).__name__
+        if not getattr(metric, 'SHARDABLE', False) and name not in self._unshardable:
+            self._unshardable.append(name)
         if metric is not self._keeper or not data_samples:
             return False
         if self._gathered:
@@ -239,12 +309,20 @@ class EvaluationRows:
 
     def gather(self, size: int, collect_device: str = 'cpu',
                collect_dir: Optional[str] = None) -> None:
-        """Assemble the (N, C) rows of all processes on the main one, once.
+        """Put the rows of all processes in dataset order, once.
 
         Called by every process (it is collective on the first call). Rows
         are ordered by sample index and each sample is kept once (the
         sampler pads the last batch by repeating samples); without sample
         indices, in mmengine's order (process by process, interleaved).
+
+        With several processes the rows stay spread over them
+        (:class:`~mmml_ext.evaluation.sharded_rows.ShardedRows`): this
+        process keeps its own rows in :attr:`scores`, and the results that
+        need all rows come through :meth:`row_terms`, :meth:`row_sums` and
+        :meth:`class_terms`. If a metric of the evaluation cannot work that
+        way, the rows are gathered on the main process with mmengine's
+        ``collect_results`` instead, and a log line says so.
         """
         if self._gathered:
             return
@@ -252,12 +330,24 @@ class EvaluationRows:
         local = self._local()
         world_size = get_world_size()
         if world_size == 1:
-            payloads = [local]
+            self._assemble([local], size, world_size)
+        elif not self._unshardable:
+            from .exchange import Exchange
+            from .sharded_rows import ShardedRows
+            self.local_rows = local  # kept until the rows are placed, to be saved on failure
+            self.sharded = ShardedRows(Exchange(), local, size)
+            self.local_rows = None
+            self.scores, self._codes = self.sharded.scores, self.sharded.codes
+            self.sample_idx = self.sharded.plan.sample_idx
+            self.num_classes = self.sharded.num_classes
         else:
+            if get_rank() == 0:
+                print_log(f'{", ".join(self._unshardable)} cannot be computed from rows spread '
+                          'over processes: the rows are gathered on rank 0', logger='current')
             payloads = collect_results([local], world_size, collect_device, collect_dir)
             del local
-        if payloads is not None:
-            self._assemble(payloads, size, world_size)
+            if payloads is not None:
+                self._assemble(payloads, size, world_size)
 
     def _local(self) -> Optional[BatchRows]:
         """This process's rows, taken out of the buffers."""
@@ -271,37 +361,26 @@ class EvaluationRows:
     def _assemble(self, payloads: List[Optional[BatchRows]], size: int, world_size: int) -> None:
         """Each process's rows (in rank order) into one set, in dataset order, each sample once."""
         parts = [p for p in payloads if p is not None]
-        if not parts:
-            raise ValueError('no sample was evaluated: the dataloader gave no sample, or '
-                             'process() was never called')
         num_classes = {p.scores.shape[1] for p in parts}
         if len(num_classes) > 1:
             raise ValueError(f'processes evaluated different numbers of classes: '
                              f'{sorted(num_classes)}')
-        keys = None
-        if all(p.sample_idx is not None for p in parts):
-            keys = np.concatenate([p.sample_idx for p in parts])
-            if len(np.unique(keys)) < min(size, len(keys)):
-                keys = None  # not one index per sample (a ConcatDataset restarts them)
-        if keys is None:  # mmengine's order: the j-th row of process r is sample j * W + r
-            keys = np.concatenate([np.arange(0 if p is None else len(p.scores)) * world_size + rank
-                                   for rank, p in enumerate(payloads)])
-        kept = _kept_rows(keys, size)
-        if len(parts) == 1 and np.array_equal(kept, np.arange(len(keys))):
+        plan = plan_rows([None if p is None else p.sample_idx for p in payloads],
+                         [0 if p is None else len(p.scores) for p in payloads], size, world_size)
+        destination = np.concatenate(plan.positions)
+        if len(parts) == 1 and np.array_equal(destination, np.arange(len(destination))):
             scores, codes = parts[0].scores, parts[0].target  # in order already: no copy
         else:
-            scores, codes = self._reorder(parts, keys, kept)
+            scores, codes = self._reorder(parts, destination, plan.num_samples)
         payloads.clear()
         self.scores, self._codes = torch.from_numpy(scores), torch.from_numpy(codes)
-        self.sample_idx = keys[kept]
+        self.sample_idx = plan.sample_idx
         self.num_classes = scores.shape[1]
 
     @staticmethod
-    def _reorder(parts: List[BatchRows], keys: np.ndarray, kept: np.ndarray):
-        """The kept rows in key order, copied part by part (each part freed after its copy)."""
-        destination = np.full(len(keys), -1, dtype=np.int64)
-        destination[kept] = np.arange(len(kept))
-        scores = np.empty((len(kept), parts[0].scores.shape[1]), dtype=np.float32)
+    def _reorder(parts: List[BatchRows], destination: np.ndarray, num_samples: int):
+        """The kept rows in dataset order, copied part by part (each part freed after its copy)."""
+        scores = np.empty((num_samples, parts[0].scores.shape[1]), dtype=np.float32)
         codes = np.empty(scores.shape, dtype=np.int8)
         start = 0
         while parts:
@@ -320,12 +399,38 @@ class EvaluationRows:
             self._derived[key] = compute()
         return self._derived[key]
 
+    @property
+    def holds_all(self) -> bool:
+        """Whether this process has the results of all rows (the main process, or every
+        process of a sharded evaluation)."""
+        return self.scores is not None
+
+    @property
+    def num_samples(self) -> int:
+        """N, the samples evaluated (each once)."""
+        return len(self.sample_idx) if self.sharded is not None else len(self.scores)
+
     def check_scores(self) -> None:
         """The scores must be probabilities (checked once for all metrics)."""
-        self.derived('scores_checked', lambda: check_probabilities(self.scores, 'pred_score'))
+        self.derived('scores_checked', lambda: self._agree(
+            lambda: check_probabilities(self.scores, 'pred_score'), 'checking the scores'))
+
+    def _agree(self, compute: Callable[[], Any], what: str) -> Any:
+        return compute() if self.sharded is None else self.sharded.agree(compute, what)
+
+    @staticmethod
+    def read(codes, difficult_as: str):
+        """Target codes (tensor or array) with labels only on difficult objects read by ``difficult_as``."""
+        value = difficult_value(difficult_as)
+        difficult = codes == DIFFICULT
+        if not difficult.any():
+            return codes
+        if isinstance(codes, torch.Tensor):
+            return codes.masked_fill(difficult, value)
+        return np.where(difficult, np.int8(value), codes)
 
     def target(self, difficult_as: str = 'ignore') -> torch.Tensor:
-        """(N, C) int8 target: 1 / 0 / -1, labels only on difficult objects read by ``difficult_as``."""
+        """(n, C) int8 target of this process's rows (all rows on one process): 1 / 0 / -1."""
         value = difficult_value(difficult_as)
         if not self.derived('has_difficult', lambda: bool((self._codes == DIFFICULT).any())):
             return self._codes
@@ -333,16 +438,22 @@ class EvaluationRows:
             self._codes == DIFFICULT, value))
 
     def raw_target(self) -> torch.Tensor:
-        """(N, C) int8 target codes as kept: 1 / 0 / -1, and :data:`DIFFICULT` unread."""
+        """(n, C) int8 target codes as kept: 1 / 0 / -1, and :data:`DIFFICULT` unread."""
         return self._codes
 
     def has_ignored(self, difficult_as: str = 'ignore') -> bool:
         return self.derived(('has_ignored', difficult_as),
                             lambda: has_ignored(self.target(difficult_as)))
 
+    @staticmethod
+    def _thr_key(thr) -> Any:
+        if isinstance(thr, torch.Tensor):
+            return ('per_class', thr.to(torch.float32).numpy().tobytes())
+        return None if thr is None else float(thr)
+
     def predictions(self, thr=None, topk: Optional[int] = None,
                     difficult_as: str = 'ignore') -> torch.Tensor:
-        """(N, C) bool predictions of :func:`multilabel_predict`, computed once per meaning.
+        """(n, C) bool predictions of :func:`multilabel_predict` for this process's rows, once per meaning.
 
         ``thr`` is a number or a (C,) tensor; with ``topk``, ignored labels take
         no top-k place.
@@ -351,22 +462,87 @@ class EvaluationRows:
             thr = 0.5
         if isinstance(thr, torch.Tensor):
             thr = thr.to(torch.float32)
-            thr_key = ('per_class', thr.numpy().tobytes())
-        else:
-            thr_key = None if thr is None else float(thr)
         masked = topk is not None and self.has_ignored(difficult_as)
-        key = ('pred', thr_key, topk, difficult_as if masked else None)
-        valid = (lambda: self.target(difficult_as) >= 0) if masked else (lambda: None)
-        return self.derived(key, lambda: multilabel_predict(self.scores, thr, topk, valid(),
-                                                            validate_args=False))
+        key = ('pred', self._thr_key(thr), topk, difficult_as if masked else None)
+        if self._last_predictions is None or self._last_predictions[0] != key:
+            valid = self.target(difficult_as) >= 0 if masked else None
+            self._last_predictions = None  # one (n, C) bool matrix alive at a time
+            self._last_predictions = (key, multilabel_predict(self.scores, thr, topk, valid,
+                                                              validate_args=False))
+        return self._last_predictions[1]
+
+    # --- results over all rows (equal on one process and across processes) --------------
+    def row_terms(self, key: Any, compute: Callable[[], Dict[str, torch.Tensor]],
+                  what: str) -> Dict[str, torch.Tensor]:
+        """Per-sample terms ``compute()`` of this process's rows, of all rows in dataset order."""
+        if self.sharded is None:
+            return self.derived(('row_terms', key), compute)
+        return self.derived(('row_terms', key), lambda: self.sharded.row_terms(compute, what))
+
+    def row_sums(self, key: Any, compute: Callable[[], Dict[str, torch.Tensor]],
+                 what: str) -> Dict[str, torch.Tensor]:
+        """Integer sums over samples ``compute()`` of this process's rows, of all rows."""
+        if self.sharded is None:
+            return self.derived(('row_sums', key), compute)
+        return self.derived(('row_sums', key), lambda: self.sharded.row_sums(compute, what))
+
+    def class_terms(self, key: Any, compute: Callable[[torch.Tensor, torch.Tensor], Dict],
+                    difficult_as: str, what: str) -> Dict[str, torch.Tensor]:
+        """Per-class terms ``compute(scores, target)`` of (N, c) columns, of all classes.
+
+        ``compute`` sees every row of some classes, in dataset order (all
+        classes on one process; its owned slice on each of several).
+        """
+        if self.sharded is None:
+            return self.derived(('class_terms', key, difficult_as),
+                                lambda: compute(self.scores, self.target(difficult_as)))
+        return self.derived(('class_terms', key, difficult_as), lambda: self.sharded.class_terms(
+            lambda scores, codes: compute(scores, self.read(codes, difficult_as)), what))
 
     def average_precision(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(C,) float64 AP of every class (NaN without a positive), computed once."""
-        return self.derived(('ap', difficult_as), lambda: average_precision(
-            self.scores, self.target(difficult_as), validate_args=False))
+        return self.class_terms('ap', lambda s, t: dict(ap=average_precision(
+            s, t, validate_args=False)), difficult_as, 'average precision')['ap']
+
+    def best_thresholds(self, difficult_as: str = 'ignore') -> Tuple[torch.Tensor, torch.Tensor]:
+        """(C,) thresholds maximising each class's F1 (NaN without a positive), and the F1."""
+        terms = self.class_terms('best_thresholds', lambda s, t: dict(zip(
+            ('thr', 'f1'), per_class_best_thresholds(s, t))), difficult_as, 'tuning thresholds')
+        return terms['thr'], terms['f1']
+
+    def global_threshold(self, difficult_as: str = 'ignore') -> Tuple[float, float]:
+        """The one threshold maximising OF1 over all cells, and the OF1 (NaN: no positive)."""
+        target = self.target(difficult_as)
+        if self.sharded is None:
+            return self.derived(('global_thr', difficult_as),
+                                lambda: global_best_threshold(self.scores, target,
+                                                              validate_args=False))
+        return self.derived(('global_thr', difficult_as), lambda: self.sharded.global_best_threshold(
+            target, 'tuning the global threshold'))
+
+    def confusion(self, thr=None, topk: Optional[int] = None,
+                  difficult_as: str = 'ignore') -> Dict[str, torch.Tensor]:
+        """(C,) int64 ``tp``, ``fp``, ``fn``, ``tn`` of the predictions at ``thr`` / ``topk``."""
+        if thr is None and topk is None:
+            thr = 0.5
+        key = ('confusion', self._thr_key(thr), topk, difficult_as)
+        return self.row_sums(key, lambda: confusion_counts(
+            self.predictions(thr, topk, difficult_as), self.target(difficult_as)),
+            'counting predictions')
+
+    def calibration_tables(self, num_bins: int,
+                           difficult_as: str = 'ignore') -> Dict[str, torch.Tensor]:
+        """(C, M) :func:`class_bin_tables` of all classes (blocks of rows set by all C)."""
+        step = rows_per_block(self.num_classes)
+        return self.class_terms(('calibration', num_bins), lambda s, t: class_bin_tables(
+            s, t, num_bins, step), difficult_as, 'calibration bins')
 
     def release(self) -> None:
-        """Drop the rows and everything derived from them."""
+        """Drop the rows and everything derived from them (and the sharded evaluation's group)."""
+        if self.sharded is not None:
+            self.sharded.release()
+            self.sharded = None
+        self.local_rows = self._last_predictions = None
         self._scores = self._targets = self._indices = None
         self.scores = self._codes = self.sample_idx = None
         self._derived = {}

@@ -18,8 +18,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from mmpretrain.registry import METRICS
 
-from ..functional import confusion_counts, precision_recall_f1
-from ..functional.thresholds import global_best_threshold, per_class_best_thresholds
+from ..functional import precision_recall_f1
 from ..run_facts.tuned_thresholds import TunedThresholds
 from .base import BaseMultiLabelMetric, check_absent_classes
 from .shared_rows import EvaluationRows
@@ -58,6 +57,7 @@ class TunedThresholdF1(BaseMultiLabelMetric):
             (it cannot be tuned either way).
         **kwargs: See :class:`BaseMultiLabelMetric`.
     """
+    SHARDABLE = True
     ALL_ITEMS = ('CF1_tuned', 'OF1_tuned', 'CP_tuned', 'CR_tuned', 'OP_tuned', 'OR_tuned',
                  'CF1_tuned_global', 'OF1_tuned_global', 'thr_global')
     DEFAULT_ITEMS = ALL_ITEMS
@@ -69,19 +69,18 @@ class TunedThresholdF1(BaseMultiLabelMetric):
         self.absent_classes = check_absent_classes(absent_classes)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
-        scores, target = self.scores_and_target(rows)
-        thr_global, _ = global_best_threshold(scores, target)
+        thr_global, _ = rows.global_threshold(self.difficult_as)
         if math.isnan(thr_global):  # a split without positives: nothing to tune, run goes on
             self.warn_once('no_positive', 'no positive label in the evaluated data: no '
                            'threshold to tune; its keys are left out')
             return {}
-        thr_class, _ = per_class_best_thresholds(scores, target)
+        thr_class, _ = rows.best_thresholds(self.difficult_as)
         context = self.context
         tuned = TunedThresholds.from_tensors(thr_global, thr_class,
                                              classes=tuple(self.class_names or ()),
                                              tuned_on=context.tag, iter=context.iteration)
-        at_class = self._prf(rows.predictions(tuned.values(), None, self.difficult_as), target)
-        at_global = self._prf(rows.predictions(thr_global, None, self.difficult_as), target)
+        at_class = self._prf(rows.confusion(tuned.values(), None, self.difficult_as))
+        at_global = self._prf(rows.confusion(thr_global, None, self.difficult_as))
         values = {f'{key}{TUNED_SUFFIX}': 100 * at_class[key]
                   for key in ('CF1', 'OF1', 'CP', 'CR', 'OP', 'OR')}
         values.update(CF1_tuned_global=100 * at_global['CF1'],
@@ -91,7 +90,6 @@ class TunedThresholdF1(BaseMultiLabelMetric):
                            "written: add dict(type='RunFactsHook') to custom_hooks")
         return {item: values[item] for item in self.items}
 
-    def _prf(self, pred: torch.Tensor, target: torch.Tensor) -> Dict[str, float]:
-        counts = confusion_counts(pred, target)
+    def _prf(self, counts: Dict[str, torch.Tensor]) -> Dict[str, float]:
         present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0)
         return precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present)

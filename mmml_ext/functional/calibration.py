@@ -68,15 +68,21 @@ def _check(scores: torch.Tensor, target: torch.Tensor, num_bins) -> None:
     check_num_bins(num_bins)
 
 
-def _blocks(scores: torch.Tensor, target: torch.Tensor, num_bins: int
+def rows_per_block(num_classes: int) -> int:
+    """Rows visited at once for ``num_classes`` classes (a few tens of MB of float64)."""
+    return max(1, _BLOCK_CELLS // max(1, num_classes))
+
+
+def _blocks(scores: torch.Tensor, target: torch.Tensor, num_bins: int,
+            step: Optional[int] = None
             ) -> Iterator[Tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Per block of rows: (first row, p, y, counted, bin) as (rows, C) tensors.
+    """Per block of ``step`` rows: (first row, p, y, counted, bin) as (rows, C) tensors.
 
     ``p`` and ``y`` are float64; ``bin`` is int64, ``num_bins`` (one past the
     last bin) for an ignored cell, so that it can be counted and dropped.
     """
     num_rows, num_classes = scores.shape
-    step = max(1, _BLOCK_CELLS // num_classes)
+    step = rows_per_block(num_classes) if step is None else step
     for start in range(0, num_rows, step):
         p = scores[start:start + step].to(torch.float64)
         t = target[start:start + step]
@@ -87,26 +93,38 @@ def _blocks(scores: torch.Tensor, target: torch.Tensor, num_bins: int
         yield start, p, y, counted, bins
 
 
-def _class_bin_sums(scores: torch.Tensor, target: torch.Tensor, num_bins: int):
-    """(C, M) counts (int64), sums of p and of y (float64) per class and bin; total (p - y)^2."""
+def class_bin_tables(scores: torch.Tensor, target: torch.Tensor, num_bins: int,
+                     step: Optional[int] = None) -> Dict[str, torch.Tensor]:
+    """Per class and bin: counted cells, sums of p, of y and of (p - y)^2.
+
+    Each class's sums run over its cells in row order, in blocks of ``step``
+    rows (default :func:`rows_per_block` of the classes given): the tables of a
+    slice of the classes equal the rows of those of all classes when the
+    slice is visited with the same ``step``, which is what a process that owns
+    a slice of the classes does.
+
+    Returns:
+        dict: (C, M) tensors ``count`` (int64), ``sum_p``, ``sum_y``,
+        ``sum_sq`` (float64).
+    """
     num_classes = scores.shape[1]
     width = num_bins + 1  # the last column collects the ignored cells
     size = num_classes * width
     device = scores.device
     offsets = torch.arange(num_classes, device=device) * width
-    count = torch.zeros(size, dtype=torch.int64, device=device)
-    sum_p = torch.zeros(size, dtype=torch.float64, device=device)
-    sum_y = torch.zeros(size, dtype=torch.float64, device=device)
-    squared = torch.zeros((), dtype=torch.float64, device=device)
-    for _, p, y, counted, bins in _blocks(scores, target, num_bins):
+    tables = dict(count=torch.zeros(size, dtype=torch.int64, device=device))
+    for name in ('sum_p', 'sum_y', 'sum_sq'):
+        tables[name] = torch.zeros(size, dtype=torch.float64, device=device)
+    for _, p, y, _, bins in _blocks(scores, target, num_bins, step):
         key = (bins + offsets).flatten()
-        count += torch.bincount(key, minlength=size)
-        sum_p += torch.bincount(key, weights=p.flatten(), minlength=size)
-        sum_y += torch.bincount(key, weights=y.flatten(), minlength=size)
-        squared += ((p - y).square_() * counted).sum()
-    shape = (num_classes, width)
-    return (count.view(shape)[:, :num_bins], sum_p.view(shape)[:, :num_bins],
-            sum_y.view(shape)[:, :num_bins], squared)
+        tables['count'] += torch.bincount(key, minlength=size)
+        tables['sum_p'] += torch.bincount(key, weights=p.flatten(), minlength=size)
+        tables['sum_y'] += torch.bincount(key, weights=y.flatten(), minlength=size)
+        tables['sum_sq'] += torch.bincount(key, weights=(p - y).square_().flatten(),
+                                           minlength=size)
+    # contiguous: sums over the tables then run in one order, whoever computed them
+    return {name: table.view(num_classes, width)[:, :num_bins].contiguous()
+            for name, table in tables.items()}
 
 
 def _sample_bin_sums(scores: torch.Tensor, target: torch.Tensor, num_bins: int):
@@ -157,8 +175,8 @@ def reliability_bins(scores: torch.Tensor, target: torch.Tensor, num_bins: int =
     """
     if validate_args:
         _check(scores, target, num_bins)
-    count, sum_p, sum_y, _ = _class_bin_sums(scores, target, num_bins)
-    count, sum_p, sum_y = count.sum(dim=0), sum_p.sum(dim=0), sum_y.sum(dim=0)
+    tables = class_bin_tables(scores, target, num_bins)
+    count, sum_p, sum_y = (tables[name].sum(dim=0) for name in ('count', 'sum_p', 'sum_y'))
     nan = torch.full_like(sum_p, float('nan'))
     filled = count > 0
     return dict(count=count,
@@ -206,7 +224,12 @@ def calibration_errors(scores: torch.Tensor, target: torch.Tensor, num_bins: int
             check_counts(weights, scores.shape[0], name='weights')
     if weights is not None:
         return _weighted_errors(scores, target, num_bins, weights)
-    count, sum_p, sum_y, squared = _class_bin_sums(scores, target, num_bins)
+    return errors_from_tables(class_bin_tables(scores, target, num_bins))
+
+
+def errors_from_tables(tables: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """ECE, class-wise ECE and Brier score from the (C, M) :func:`class_bin_tables` of all classes."""
+    count, sum_p, sum_y = tables['count'], tables['sum_p'], tables['sum_y']
     cells = count.sum(dim=1)  # (C,)
     total = int(cells.sum())
     if total == 0:
@@ -217,7 +240,7 @@ def calibration_errors(scores: torch.Tensor, target: torch.Tensor, num_bins: int
     present = sum_y.sum(dim=1) > 0
     class_ece = gap.sum(dim=1)[present] / cells[present]
     classwise = float(class_ece.mean()) if bool(present.any()) else float('nan')
-    return dict(ECE=float(ece), classwise_ECE=classwise, brier=float(squared / total))
+    return dict(ECE=float(ece), classwise_ECE=classwise, brier=float(tables['sum_sq'].sum() / total))
 
 
 def _weighted_errors(scores: torch.Tensor, target: torch.Tensor, num_bins: int,

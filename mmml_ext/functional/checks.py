@@ -47,7 +47,11 @@ def check_target(target: torch.Tensor, shape: torch.Size, name: str = 'target') 
     if target.shape != shape:
         raise ValueError(f'{name} shape {tuple(target.shape)} does not match the scores '
                          f'shape {tuple(shape)}')
-    if target.dtype != torch.bool:
+    if target.dtype != torch.bool and target.numel():
+        if not target.is_floating_point() and not target.is_complex():
+            low, high = torch.aminmax(target)  # integers in [-1, 1]: no mask to build
+            if low >= -1 and high <= 1:
+                return
         bad = (target != 1) & (target != 0) & (target != -1)
         if bool(bad.any()):
             sample, cls = bad.nonzero()[0].tolist()
@@ -91,7 +95,7 @@ def count_true(mask: torch.Tensor, dim: int) -> torch.Tensor:
 
 def has_ignored(target: torch.Tensor) -> bool:
     """Whether ``target`` marks any cell as ignored (-1)."""
-    return target.dtype != torch.bool and bool(target.min() < 0)
+    return target.dtype != torch.bool and target.numel() > 0 and bool(target.min() < 0)
 
 
 def check_thr(thr, num_classes: Optional[int] = None, name: str = 'thr') -> None:

@@ -31,24 +31,37 @@ def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
         raise ValueError('pred holds no sample')
 
 
-def _per_sample(pred: torch.Tensor, target: torch.Tensor):
-    """Per sample over its non-ignored labels: wrong cells, hits, predicted and true labels,
-    and whether it counts (None: every sample counts); and the number of counted cells."""
+def example_terms(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Per sample, over its non-ignored labels: the terms that the example-based metrics average.
+
+    Each sample's terms depend on its own row only, so the terms of the parts
+    of a split evaluation, put in dataset order, are those of the whole.
+
+    Returns:
+        dict: (N,) tensors ``n_wrong`` and ``n_valid`` (int64: wrong and
+        non-ignored cells), ``hits``, ``n_pred``, ``n_true`` (float64: true
+        positives, predicted and true labels).
+    """
     positive = target if target.dtype == torch.bool else target == 1
     if has_ignored(target):
         valid = target >= 0
-        counted = valid.any(dim=1)
-        if not bool(counted.any()):
-            raise ValueError('no sample has a non-ignored label: nothing to measure')
         pred = pred & valid
-        n_cells = count_true(valid, 0).sum()
+        n_valid = count_true(valid, 1)
     else:
-        counted = None
-        n_cells = target.numel()
-    n_wrong = count_true(pred ^ positive, 1)  # ignored cells are False in both
-    hits = count_true(pred & positive, 1).double()
-    n_pred, n_true = count_true(pred, 1).double(), count_true(positive, 1).double()
-    return n_wrong, hits, n_pred, n_true, counted, n_cells
+        n_valid = torch.full((pred.shape[0], ), pred.shape[1], dtype=torch.int64)
+    return dict(n_wrong=count_true(pred ^ positive, 1),  # ignored cells are False in both
+                n_valid=n_valid,
+                hits=count_true(pred & positive, 1).double(),
+                n_pred=count_true(pred, 1).double(),
+                n_true=count_true(positive, 1).double())
+
+
+def _counted(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """The samples that count (with a non-ignored label); ValueError when none does."""
+    counted = terms['n_valid'] > 0
+    if not bool(counted.any()):
+        raise ValueError('no sample has a non-ignored label: nothing to measure')
+    return counted
 
 
 def exact_matches(pred: torch.Tensor, target: torch.Tensor, validate_args: bool = True):
@@ -60,10 +73,8 @@ def exact_matches(pred: torch.Tensor, target: torch.Tensor, validate_args: bool 
     """
     if validate_args:
         _check(pred, target)
-    n_wrong, _, _, _, counted, _ = _per_sample(pred, target)
-    if counted is None:
-        counted = torch.ones(len(n_wrong), dtype=torch.bool)
-    return n_wrong == 0, counted
+    terms = example_terms(pred, target)
+    return terms['n_wrong'] == 0, _counted(terms)
 
 
 def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_division: float = 0.0,
@@ -89,15 +100,21 @@ def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_divisio
     """
     if validate_args:
         _check(pred, target)
-    n_wrong, hits, n_pred, n_true, counted, n_cells = _per_sample(pred, target)
+    return reduce_example_terms(example_terms(pred, target), zero_division)
+
+
+def reduce_example_terms(terms: Dict[str, torch.Tensor],
+                         zero_division: float = 0.0) -> Dict[str, float]:
+    """The example-based metrics (fractions) from :func:`example_terms` of all samples."""
+    counted = _counted(terms)
+    hits, n_pred, n_true = terms['hits'], terms['n_pred'], terms['n_true']
     union = n_pred + n_true - hits
     empty = union == 0
     jaccard = torch.where(empty, torch.full_like(hits, zero_division), hits / union.clamp(min=1))
     f1 = torch.where(empty, torch.full_like(hits, zero_division),
                      2 * hits / (n_pred + n_true).clamp(min=1))
-    hamming_accuracy = 1 - n_wrong.sum().double() / n_cells
-    if counted is not None:
-        n_wrong, jaccard, f1 = n_wrong[counted], jaccard[counted], f1[counted]
+    hamming_accuracy = 1 - terms['n_wrong'].sum().double() / terms['n_valid'].sum()
+    n_wrong, jaccard, f1 = terms['n_wrong'][counted], jaccard[counted], f1[counted]
     return dict(
         subset_accuracy=float((n_wrong == 0).double().mean()),
         hamming_accuracy=float(hamming_accuracy),

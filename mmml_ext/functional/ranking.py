@@ -42,11 +42,19 @@ def ranking_metrics(scores: torch.Tensor, target: torch.Tensor) -> Dict[str, flo
         {'lrap': 0.4167, 'coverage_error': 2.5, 'ranking_loss': 0.75, 'one_error': 1.0}
     """
     check_scores_target(scores, target)
+    return reduce_ranking_terms(ranking_terms(scores, target))
+
+
+def ranking_terms(scores: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Per sample: its LRAP, coverage, ranking loss and top label, from its own row only.
+
+    Returns:
+        dict: (N,) tensors ``lrap``, ``ranking_loss`` (float64), ``coverage``
+        (int64), ``counted`` (a non-ignored label), ``has_pos`` and
+        ``top_is_positive`` (bool).
+    """
     valid = target >= 0
     positive = target == 1
-    counted = valid.any(dim=1)
-    if not bool(counted.any()):
-        raise ValueError('no sample has a non-ignored label: nothing to rank')
     scores = scores.double()
     inf = torch.tensor(float('inf'), dtype=scores.dtype)
     n_valid = valid.sum(dim=1)
@@ -65,7 +73,8 @@ def ranking_metrics(scores: torch.Tensor, target: torch.Tensor) -> Dict[str, flo
     lrap = torch.where((n_pos > 0) & (n_neg > 0), ratio.sum(dim=1) / n_pos.clamp(min=1),
                        torch.ones_like(ratio[:, 0]))
 
-    coverage = torch.where(positive, rank, torch.zeros_like(rank)).max(dim=1).values
+    coverage = torch.where(positive, rank, torch.zeros_like(rank)).max(dim=1).values \
+        if num_classes else torch.zeros(len(scores), dtype=torch.int64)
 
     # for each negative label k: positives j with s_ij <= s_ik (mis-ordered pairs)
     pos_sorted_high = torch.where(positive, scores, inf).sort(dim=1).values
@@ -76,13 +85,21 @@ def ranking_metrics(scores: torch.Tensor, target: torch.Tensor) -> Dict[str, flo
                                torch.zeros_like(wrong_pairs, dtype=scores.dtype))
 
     top = topk_mask(scores, 1, valid)  # the top-k rule of the predictions: ignored labels last
-    top_is_positive = (top & positive).any(dim=1)
-    has_pos = n_pos > 0
-    one_error = ((~top_is_positive[has_pos]).double().mean() if bool(has_pos.any())
+    return dict(lrap=lrap, coverage=coverage, ranking_loss=ranking_loss,
+                counted=valid.any(dim=1), has_pos=n_pos > 0,
+                top_is_positive=(top & positive).any(dim=1))
+
+
+def reduce_ranking_terms(terms: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """The ranking metrics from :func:`ranking_terms` of all samples, in dataset order."""
+    counted, has_pos = terms['counted'], terms['has_pos']
+    if not bool(counted.any()):
+        raise ValueError('no sample has a non-ignored label: nothing to rank')
+    one_error = ((~terms['top_is_positive'][has_pos]).double().mean() if bool(has_pos.any())
                  else torch.tensor(float('nan')))
     return dict(
-        lrap=float(lrap[counted].mean()),
-        coverage_error=float(coverage[counted].double().mean()),
-        ranking_loss=float(ranking_loss[counted].mean()),
+        lrap=float(terms['lrap'][counted].mean()),
+        coverage_error=float(terms['coverage'][counted].double().mean()),
+        ranking_loss=float(terms['ranking_loss'][counted].mean()),
         one_error=float(one_error),
     )

@@ -37,6 +37,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from ..evaluation.shared_rows import DIFFICULT, difficult_value
+from . import npz_blocks
 
 #: The file in the work dir.
 FILE_NAME = 'test_predictions.npz'
@@ -97,15 +98,16 @@ def write(predictions: TestPredictions, work_dir: str) -> str:
     path = path_in(work_dir)
     tmp = f'{path}.tmp{os.getpid()}.npz'
     empty = np.zeros(0)
-    np.savez(tmp, scores=predictions.scores.astype(np.float32, copy=False),
-             target=predictions.target.astype(np.int8, copy=False),
-             classes=np.asarray(list(predictions.classes or []), dtype=str),
-             sample_idx=np.asarray(predictions.sample_idx, dtype=np.int64),
-             thresholds=empty if predictions.thresholds is None else
-             np.asarray(predictions.thresholds, dtype=np.float32),
-             train_class_counts=empty if predictions.train_class_counts is None else
-             np.asarray(predictions.train_class_counts, dtype=np.int64),
-             settings=np.asarray(json.dumps(predictions.settings or {})))
+    npz_blocks.savez(tmp, dict(
+        scores=predictions.scores.astype(np.float32, copy=False),
+        target=predictions.target.astype(np.int8, copy=False),
+        classes=np.asarray(list(predictions.classes or []), dtype=str),
+        sample_idx=np.asarray(predictions.sample_idx, dtype=np.int64),
+        thresholds=empty if predictions.thresholds is None else
+        np.asarray(predictions.thresholds, dtype=np.float32),
+        train_class_counts=empty if predictions.train_class_counts is None else
+        np.asarray(predictions.train_class_counts, dtype=np.int64),
+        settings=np.asarray(json.dumps(predictions.settings or {}))))
     os.replace(tmp, path)
     return path
 
