@@ -434,7 +434,7 @@ def test_rows_are_ordered_by_sample_index():
     np.testing.assert_array_equal(context.rows.scores.numpy(), scores.numpy())
 
 
-def test_rows_repeated_beyond_the_samplers_padding_are_an_error(tmp_path):
+def test_rows_repeated_beyond_the_samplers_padding_are_an_error():
     scores, onehot, labels = random_samples(n=10)
     samples = make_samples(scores, labels)
     metric = METRICS.build(dict(type='MultiLabelPRF'))

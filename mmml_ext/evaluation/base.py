@@ -21,6 +21,7 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from . import mmpretrain_args
 from .context import EvalContext
 from .shared_rows import DIFFICULT_AS, EvaluationRows
 
@@ -51,6 +52,11 @@ class BaseMultiLabelMetric(BaseMetric):
         prefix (str, optional): Prefix of the keys. Defaults to
             ``'multi-label'``.
         collect_dir (str, optional): Directory for gathering on CPU.
+        difficult_as_positive (bool, optional): mmpretrain's VOC metrics'
+            argument, read as ``difficult_as``: None is ``'ignore'``, False
+            ``'negative'``, True ``'positive'``. mmpretrain's ``average`` and
+            ``items`` names are ValueErrors that name the plugin's keys
+            (docs/migrating.md).
     """
     default_prefix = 'multi-label'
     #: Whether :meth:`compute` works on rows spread over processes: it reads
@@ -68,7 +74,10 @@ class BaseMultiLabelMetric(BaseMetric):
                  out_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 **unexpected) -> None:
+        difficult_as = mmpretrain_args.take_difficult_as_positive(unexpected, difficult_as)
+        mmpretrain_args.refuse_unknown(type(self), unexpected)
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if isinstance(items, str):
             raise ValueError(f'items must be a non-empty sequence of names, got the string '
@@ -77,6 +86,7 @@ class BaseMultiLabelMetric(BaseMetric):
         if not items:
             raise ValueError(f'items must be a non-empty sequence of names, got {items!r}')
         unknown = [item for item in items if item not in self.ALL_ITEMS]
+        mmpretrain_args.refuse_mmpretrain_items(type(self), unknown)
         if unknown:
             raise ValueError(f'{type(self).__name__} has no item(s) {unknown}; '
                              f'choose from {list(self.ALL_ITEMS)}')

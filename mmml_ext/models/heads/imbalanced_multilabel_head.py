@@ -41,6 +41,26 @@ from ..losses.base import MultiLabelLoss
 from ..losses.class_counts_mixin import NeedsClassCounts
 
 
+def refuse_mmpretrain_head_args(num_classes: Optional[int], in_channels: Optional[int],
+                                unexpected: dict) -> None:
+    """ValueErrors for the arguments of mmpretrain's heads that this linear head has no use for."""
+    csra = sorted(key for key in ('num_heads', 'lam') if key in unexpected)
+    if csra:
+        raise ValueError(
+            f"ImbalancedMultiLabelHead got {csra}, arguments of mmpretrain's CSRAClsHead (class-"
+            'specific residual attention on the feature map), which it does not implement: '
+            "keep type='CSRAClsHead' and swap its loss for a loss of mmml_ext "
+            '(docs/migrating.md)')
+    if num_classes is None or in_channels is None:
+        missing = [name for name, value in (('num_classes', num_classes),
+                                            ('in_channels', in_channels)) if value is None]
+        raise ValueError(
+            f'ImbalancedMultiLabelHead needs {missing}: it is a linear head, the counterpart of '
+            "mmpretrain's MultiLabelLinearClsHead. mmpretrain's MultiLabelClsHead has no layer "
+            '(the backbone gives the logits): keep it and swap its loss for a loss of mmml_ext '
+            '(docs/migrating.md)')
+
+
 @MODELS.register_module()
 class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
     """Linear multi-label head with prior bias initialisation and per-class thresholds.
@@ -49,7 +69,8 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
         num_classes (int): Number of classes.
         in_channels (int): Input feature channels.
         loss (dict): Any registered multi-label loss. Defaults to
-            ``MultiLabelAsymmetricLoss()``.
+            ``MultiLabelBCELoss()``, the counterpart of mmpretrain's default
+            ``CrossEntropyLoss(use_sigmoid=True)``.
         prior (str | Sequence[float], optional): ``'counts'`` to initialise
             the bias from the training class counts, a list of class priors
             pi_c in (0, 1), or None for no prior. Defaults to None.
@@ -75,9 +96,9 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
     """
 
     def __init__(self,
-                 num_classes: int,
-                 in_channels: int,
-                 loss: dict = dict(type='MultiLabelAsymmetricLoss'),
+                 num_classes: Optional[int] = None,
+                 in_channels: Optional[int] = None,
+                 loss: dict = dict(type='MultiLabelBCELoss'),
                  prior: Union[str, Sequence[float], None] = None,
                  class_counts: Union[str, Sequence[int], None] = None,
                  num_images: Optional[int] = None,
@@ -86,6 +107,7 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                  topk: Optional[int] = None,
                  init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01),
                  **unexpected):
+        refuse_mmpretrain_head_args(num_classes, in_channels, unexpected)
         refuse_unknown('ImbalancedMultiLabelHead', unexpected, 'num_classes, in_channels, loss, '
                        'prior, class_counts, num_images, thresholds, thr, topk, init_cfg')
         check_thr(thr, name='thr')

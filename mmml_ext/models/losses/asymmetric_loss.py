@@ -1,4 +1,6 @@
 """``MultiLabelAsymmetricLoss``: ASL (Ridnik et al. 2021), fused forward and backward."""
+from typing import Optional
+
 import torch
 from mmpretrain.registry import MODELS
 
@@ -17,7 +19,8 @@ class MultiLabelAsymmetricLoss(MultiLabelLoss):
     Args:
         gamma_pos (float): Focusing of positives. Defaults to 0.
         gamma_neg (float): Focusing of negatives. Defaults to 4.
-        clip (float): Probability margin, in [0, 1). Defaults to 0.05.
+        clip (float, optional): Probability margin, in [0, 1); None or 0
+            for none (mmpretrain's ``clip=None``). Defaults to 0.05.
         eps (float): Lower clamp of the argument of each log. Defaults to 1e-8.
         detach_focal_weight (bool): No gradient through the focusing weights
             (the official ``disable_torch_grad_focal_loss``). Defaults to True.
@@ -29,10 +32,16 @@ class MultiLabelAsymmetricLoss(MultiLabelLoss):
         >>> loss = dict(type='MultiLabelAsymmetricLoss', gamma_neg=4, gamma_pos=0, clip=0.05)
     """
 
-    def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0, clip: float = 0.05,
-                 eps: float = 1e-8, detach_focal_weight: bool = True, reduction: str = 'mean',
+    def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0,
+                 clip: Optional[float] = 0.05, eps: float = 1e-8,
+                 detach_focal_weight: bool = True, reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
         super().__init__(reduction, loss_weight)
+        if clip is None:  # mmpretrain's "no clipping"
+            clip = 0.0
+        if isinstance(clip, (int, float)) and clip < 0:
+            raise ValueError(f'clip must be in [0, 1), got {clip!r}: for no probability margin '
+                             'give clip=None or 0 (mmpretrain reads a negative clip as none)')
         check_asl_args(gamma_pos, gamma_neg, clip, eps)
         self.gamma_pos, self.gamma_neg, self.clip, self.eps = gamma_pos, gamma_neg, clip, eps
         self.detach_focal_weight = detach_focal_weight

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from ...functional.loss_reduction import check_reduction, weight_and_reduce
+from .mmpretrain_args import checks_mmpretrain_args
 
 
 def as_multilabel_target(label, logits: torch.Tensor) -> torch.Tensor:
@@ -77,6 +78,13 @@ class MultiLabelLoss(nn.Module):
             ``'sum'`` or ``'none'``. Defaults to ``'mean'``.
         loss_weight (float): Factor of the loss. Defaults to 1.
     """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every loss takes mmpretrain's ``use_sigmoid=True``; unknown arguments name the valid ones."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get('__init__')
+        if init is not None and not hasattr(init, '__wrapped_init__'):
+            cls.__init__ = checks_mmpretrain_args(init)
 
     def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0) -> None:
         super().__init__()
