@@ -8,8 +8,10 @@ from mmpretrain.registry import MODELS
 
 import mmml_ext  # noqa: F401
 from mmml_ext.functional.asymmetric_loss import asymmetric_loss
+from mmml_ext.functional import focal_loss as focal_module
 from mmml_ext.functional.balanced_losses import (effective_number_weights, prior_logit_bias,
                                                  rebalanced_weights)
+from mmml_ext.functional.focal_loss import sigmoid_focal_loss
 
 
 def asymmetric_loss_reference(x, y, gamma_pos, gamma_neg, clip, eps, detach):
@@ -364,6 +366,112 @@ def test_equal_to_mmpretrain_focal_loss_where_they_coincide():
     b.backward()
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(x1.grad, x2.grad)
+
+
+@pytest.mark.parametrize('gamma', [0.0, 0.5, 1.0, 2.0, 2.5, 4.0])
+@pytest.mark.parametrize('alpha', [None, 0.25, 0.0, 1.0])
+def test_fused_focal_matches_autograd_of_the_plain_formula_on_every_path(gamma, alpha):
+    # every power path (none, a product, exp(g log-sigmoid)) and alpha form; soft targets,
+    # logits in both tails; dloss/dy too
+    logits, target = random_batch(13, n=6, c=7, dtype=torch.float64)
+    logits[0] = torch.tensor([-20.0, -9.0, -1e-3, 0.0, 2e-3, 9.0, 20.0])
+    target[1] = torch.linspace(0, 1, 7)
+    logits.requires_grad_()
+    target.requires_grad_()
+    ours = sigmoid_focal_loss(logits, target, gamma, alpha)
+    plain = focal_reference(logits, target, gamma, alpha)
+    torch.testing.assert_close(ours, plain, rtol=0, atol=1e-12)
+    weight = torch.rand(ours.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for got, want in zip(torch.autograd.grad((ours * weight).sum(), (logits, target)),
+                         torch.autograd.grad((plain * weight).sum(), (logits, target))):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+def focal_reference_exact(x, y, gamma, alpha):
+    """The plain formula with 1 - p as sigmoid(-x), in float64: the values float32 should round."""
+    x, y = x.double(), y.double()
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1 - alpha)
+    return -(a_pos * y * torch.sigmoid(-x)**gamma * F.logsigmoid(x)
+             + a_neg * (1 - y) * torch.sigmoid(x)**gamma * F.logsigmoid(-x))
+
+
+@pytest.mark.parametrize('gamma, alpha', [(2.0, 0.25), (0.0, None), (1.0, 0.5), (2.5, None)])
+def test_fused_focal_float32_keeps_relative_precision_in_the_tails(gamma, alpha):
+    # confident cells have tiny losses and gradients; float32 keeps them to a few ulps (the plain
+    # formula in float32 rounds 1 - p to 0 from x = 17 on)
+    x = torch.linspace(-25, 25, 201)
+    logits = torch.cat([x, x]).reshape(2, -1)
+    target = torch.cat([torch.ones_like(x), torch.zeros_like(x)]).reshape(2, -1)
+    logits.requires_grad_()
+    ours = sigmoid_focal_loss(logits, target, gamma, alpha)
+    (grad, ) = torch.autograd.grad(ours.sum(), logits)
+    x64 = logits.detach().double().requires_grad_()
+    exact = focal_reference_exact(x64, target, gamma, alpha)
+    (grad64, ) = torch.autograd.grad(exact.sum(), x64)
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours.double(), exact.detach(), rtol=2e-5, atol=0)
+    torch.testing.assert_close(grad.double(), grad64, rtol=2e-5, atol=0)
+
+
+def test_fused_focal_at_logits_of_1e4():
+    logits = torch.tensor([[-1e4, 1e4, 1e4, -1e4]], requires_grad=True)
+    target = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    loss = sigmoid_focal_loss(logits, target, gamma=2.0, alpha=0.25)
+    (grad, ) = torch.autograd.grad(loss.sum(), logits)
+    torch.testing.assert_close(loss, torch.tensor([[2500.0, 7500.0, 0.0, 0.0]]))
+    torch.testing.assert_close(grad, torch.tensor([[-0.25, 0.75, 0.0, 0.0]]))
+
+
+def test_fused_focal_chunks_agree_with_one_pass(monkeypatch):
+    logits, target = random_batch(14, n=37, c=101)
+    target[::3] = torch.rand(target[::3].shape, generator=torch.Generator().manual_seed(2))
+
+    def loss_and_grad():
+        x = logits.clone().requires_grad_()
+        loss = sigmoid_focal_loss(x, target)
+        loss.sum().backward()
+        return loss.detach(), x.grad
+
+    whole = loss_and_grad()
+    # chunks of at most 1,000 elements: several, the last one partial
+    monkeypatch.setattr(focal_module, 'CHUNK_PER_THREAD', max(1, 1000 // torch.get_num_threads()))
+    chunked = loss_and_grad()
+    for a, b in zip(whole, chunked):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(whole[0], focal_reference(logits, target, 2.0, 0.25))
+
+
+def test_fused_focal_backward_twice_through_one_graph():
+    # the first backward scales the derivatives in place; a second one recomputes them
+    logits, target = random_batch(16)
+    target[0] = torch.linspace(0, 1, target.shape[1])
+    logits.requires_grad_()
+    target.requires_grad_()
+    loss = MODELS.build(dict(type='MultiLabelFocalLoss'))(logits, target)
+    first = torch.autograd.grad(loss, (logits, target), retain_graph=True)
+    second = torch.autograd.grad(2 * loss, (logits, target), retain_graph=True)
+    loss.backward()
+    for a, b, c in zip(first, second, (logits.grad, target.grad)):
+        torch.testing.assert_close(b, 2 * a)
+        torch.testing.assert_close(c, a)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_fused_focal_computes_half_precision_logits_in_float32(dtype):
+    logits, target = random_batch(15)
+    half = logits.to(dtype)
+    out = sigmoid_focal_loss(half, target)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, sigmoid_focal_loss(half.float(), target), rtol=0, atol=0)
+    with torch.autocast(device_type='cpu', dtype=dtype):
+        assert sigmoid_focal_loss(half, target).dtype == torch.float32
+
+
+def test_fused_focal_of_an_empty_batch():
+    logits = torch.zeros(0, 5, requires_grad=True)
+    value = MODELS.build(dict(type='MultiLabelFocalLoss'))(logits, torch.zeros(0, 5))
+    value.backward()
+    assert value.item() == 0 and logits.grad.shape == (0, 5)
 
 
 # ----------------------------------------------------------------- derivatives of the fused kernel

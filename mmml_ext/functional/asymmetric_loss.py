@@ -212,9 +212,10 @@ def asymmetric_loss(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float
 def fused_focal_terms(logits: torch.Tensor, target: torch.Tensor, gamma_pos: float,
                       gamma_neg: float, clip: float, eps: float, detach_weight: bool,
                       alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> torch.Tensor:
-    """The fused kernel behind ASL and focal loss (focal is ASL with clip 0,
-    eps 0, gamma_pos = gamma_neg and the weights' gradient kept), in float32
-    (float64 for float64 logits) with autocast off. Arguments are not checked."""
+    """The fused kernel behind ASL, in float32 (float64 for float64 logits) with
+    autocast off; ``alpha_pos`` / ``alpha_neg`` scale the two terms. Arguments
+    are not checked. (Focal loss, ASL's special case with clip 0, eps 0 and one
+    gamma, has a faster kernel of its own: :mod:`mmml_ext.functional.focal_loss`.)"""
     if logits.shape != target.shape:
         raise ValueError(f'logits {tuple(logits.shape)} and target {tuple(target.shape)} '
                          'must have the same shape')
