@@ -237,7 +237,7 @@ class SubsetAccuracy(_PredictionMetric):
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         thr, topk = self.rule(rows)
         terms = rows.row_terms(
-            ('example', rows._thr_key(thr), topk, self.difficult_as),
+            ('example', rows.thr_key(thr), topk, self.difficult_as),
             lambda: example_terms(rows.predictions(thr, topk, self.difficult_as),
                                   rows.target(self.difficult_as)), 'example-based terms')
         return self.keyed(reduce_example_terms(terms))

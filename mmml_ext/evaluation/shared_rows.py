@@ -431,11 +431,10 @@ class EvaluationRows:
 
     def target(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(n, C) int8 target of this process's rows (all rows on one process): 1 / 0 / -1."""
-        value = difficult_value(difficult_as)
+        difficult_value(difficult_as)  # checks the rule
         if not self.derived('has_difficult', lambda: bool((self._codes == DIFFICULT).any())):
             return self._codes
-        return self.derived(('target', difficult_as), lambda: self._codes.masked_fill(
-            self._codes == DIFFICULT, value))
+        return self.derived(('target', difficult_as), lambda: self.read(self._codes, difficult_as))
 
     def raw_target(self) -> torch.Tensor:
         """(n, C) int8 target codes as kept: 1 / 0 / -1, and :data:`DIFFICULT` unread."""
@@ -446,7 +445,8 @@ class EvaluationRows:
                             lambda: has_ignored(self.target(difficult_as)))
 
     @staticmethod
-    def _thr_key(thr) -> Any:
+    def thr_key(thr) -> Any:
+        """A cache key of a threshold: a number, or the bytes of (C,) float32 thresholds."""
         if isinstance(thr, torch.Tensor):
             return ('per_class', thr.to(torch.float32).numpy().tobytes())
         return None if thr is None else float(thr)
@@ -463,7 +463,7 @@ class EvaluationRows:
         if isinstance(thr, torch.Tensor):
             thr = thr.to(torch.float32)
         masked = topk is not None and self.has_ignored(difficult_as)
-        key = ('pred', self._thr_key(thr), topk, difficult_as if masked else None)
+        key = ('pred', self.thr_key(thr), topk, difficult_as if masked else None)
         if self._last_predictions is None or self._last_predictions[0] != key:
             valid = self.target(difficult_as) >= 0 if masked else None
             self._last_predictions = None  # one (n, C) bool matrix alive at a time
@@ -525,7 +525,7 @@ class EvaluationRows:
         """(C,) int64 ``tp``, ``fp``, ``fn``, ``tn`` of the predictions at ``thr`` / ``topk``."""
         if thr is None and topk is None:
             thr = 0.5
-        key = ('confusion', self._thr_key(thr), topk, difficult_as)
+        key = ('confusion', self.thr_key(thr), topk, difficult_as)
         return self.row_sums(key, lambda: confusion_counts(
             self.predictions(thr, topk, difficult_as), self.target(difficult_as)),
             'counting predictions')
