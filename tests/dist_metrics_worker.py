@@ -13,8 +13,10 @@ metrics, or the error it raised) to ``<out>.rank<r>.json``. Options:
 - ``--fail``: add a metric that fails on every process (a missing thresholds
   file), with ``out_dir`` next to ``<out>``;
 - ``--classes-mismatch``: rank 1 evaluates one class more;
-- ``--late``: rank 2 starts evaluating 20 s late;
-- ``--die-in-exchange``: rank 2 stops answering in the exchange of the rows.
+- ``--late``: rank 2 never starts evaluating (it exits once the others have written
+  their results, or after 60 s);
+- ``--die-in-exchange``: rank 2 stops answering in the exchange of the rows (and exits
+  with 3 once the others have written their results, or after 60 s).
 """
 import json
 import os
@@ -87,6 +89,18 @@ def rich_samples(num_classes: int = RICH_CLASSES):
     return samples
 
 
+def wait_for_the_others(out_file: str, limit: float = 60.0) -> None:
+    """Block until ranks 0 and 1 have written their results (or ``limit`` seconds).
+
+    The absent rank waits for the others' verdict rather than a fixed time, so the test
+    takes as long as the timeout and its diagnosis, however loaded the machine is.
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and not all(
+            osp.exists(f'{out_file}.rank{rank}.json') for rank in (0, 1)):
+        time.sleep(0.2)
+
+
 def main(out_file: str, options) -> None:
     dist.init_process_group('gloo')
     rank = dist.get_rank()
@@ -102,7 +116,7 @@ def main(out_file: str, options) -> None:
                          out_dir=osp.dirname(out_file)))
     if '--die-in-exchange' in options and rank == 2:
         def stop(*args, **kwargs):
-            time.sleep(30)
+            wait_for_the_others(out_file)
             os._exit(3)
         sharded_rows.ShardedRows._exchange_columns = stop
     sampler = DefaultSampler(samples, shuffle=False)  # pads to a multiple of the world size
@@ -116,7 +130,7 @@ def main(out_file: str, options) -> None:
     for start in range(0, len(indices), 4):
         evaluator.process([samples[i] for i in indices[start:start + 4]])
     if '--late' in options and rank == 2:
-        time.sleep(20)
+        wait_for_the_others(out_file)
         os._exit(0)
     result = dict(world_size=dist.get_world_size(), per_rank=len(indices))
     try:
@@ -129,6 +143,14 @@ def main(out_file: str, options) -> None:
         json.dump(result, f)
     if 'error' not in result:
         dist.destroy_process_group()
+        return
+    # After a failed exchange the process group cannot be torn down in step with the others
+    # (a peer may be gone), and leaving it to the interpreter's exit can abort in gloo's
+    # threads ("terminate called without an active exception"): the result is written, so
+    # leave at once, as a process that reported its error.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == '__main__':

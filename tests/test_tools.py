@@ -3,6 +3,7 @@
 One short demo training (1 epoch on a subset) is shared by the module; each test
 then runs a tool on its output in a subprocess, as a user would.
 """
+import importlib.util
 import json
 import os
 import sys
@@ -35,6 +36,65 @@ SMALL = [
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def assert_same_metrics(other: dict, single: dict) -> None:
+    """Metrics of a test on other processes: ranks and counts exact, score values to 1e-6.
+
+    Two processes run the forward pass over other batches than one process does, and the
+    convolution kernels round differently by batch size on some CPUs: on an AMD EPYC one
+    score of 2,020 differed by one float32 ulp (6e-8), and ECE read 33.87383555274198
+    against 33.87383555569271. The metrics made of ranks and counts (mAP, P / R / F1,
+    subset accuracy, ranking metrics) stay exactly equal; those that average the scores
+    themselves (ECE, class-wise ECE, Brier) agree to 1e-6. Bitwise equality of every key
+    belongs to the evaluation of identical predictions: test_metrics_distributed.py.
+    """
+    assert set(other) == set(single)
+    score_valued = [key for key in single if 'ECE' in key or 'brier' in key]
+    assert score_valued  # the demo's test evaluator has the calibration metrics
+    for key, value in single.items():
+        if key in score_valued:
+            assert other[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+        else:
+            assert other[key] == value, key
+
+
+def assert_same_predictions(other, single) -> None:
+    """The same samples in dataset order, the same targets and label sets, scores to 1e-5."""
+    np.testing.assert_array_equal(other.sample_idx, np.arange(len(single.sample_idx)))
+    np.testing.assert_array_equal(other.target, single.target)
+    np.testing.assert_allclose(other.scores, single.scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(other.scores >= 0.5, single.scores >= 0.5)  # counts exact
+
+
+def load_tool(name: str):
+    """``tools/<name>.py`` as a module, without running its ``main``."""
+    spec = importlib.util.spec_from_file_location(f'tool_{name}', REPO / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tools_take_mmpretrain_flags(monkeypatch):
+    train, test = load_tool('train'), load_tool('test')
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', 'cfg.py', '--work-dir', 'w', '--resume', '--amp', '--auto-scale-lr',
+        '--cfg-options', 'train_cfg.max_epochs=3', 'a.b=x,y', '--launcher', 'pytorch',
+        '--local-rank', '1'])
+    args = train.parse_args()
+    assert (args.config, args.work_dir, args.resume, args.amp) == ('cfg.py', 'w', 'auto', True)
+    assert args.auto_scale_lr and args.launcher == 'pytorch' and args.local_rank == 1
+    assert args.cfg_options == {'train_cfg.max_epochs': 3, 'a.b': ['x', 'y']}
+    monkeypatch.setattr(sys, 'argv', ['train.py', 'cfg.py', '--resume', 'epoch_2.pth'])
+    assert train.parse_args().resume == 'epoch_2.pth'
+    monkeypatch.setattr(sys, 'argv', ['test.py', 'cfg.py', 'ckpt.pth', '--out', 'm.json',
+                                      '--out-item', 'metrics', '--data-root', 'd'])
+    args = test.parse_args()
+    assert (args.checkpoint, args.out, args.out_item, args.data_root) == (
+        'ckpt.pth', 'm.json', 'metrics', 'd')
+    monkeypatch.setattr(sys, 'argv', ['test.py', 'cfg.py', 'ckpt.pth', '--out-item', 'pred'])
+    with pytest.raises(SystemExit):  # --out-item without --out
+        test.parse_args()
 
 
 @pytest.fixture(scope='module')
@@ -107,13 +167,13 @@ def test_two_cpu_processes_give_the_same_metrics(trained, single_process_dir,
                     '--out', out, '--out-item', 'metrics', '--cfg-options', *SMALL,
                     env=dict(PORT=str(free_port())))
     assert "backend='gloo'" in proc.stdout + proc.stderr
-    assert read_json(out) == single_process_metrics
+    assert (proc.stdout + proc.stderr).count('test predictions written to') == 1
+    assert_same_metrics(read_json(out), single_process_metrics)
     # the predictions are written once, in dataset order, by one process: as one process does
     two = test_predictions.read(test_predictions.path_in(str(tmp_path)))
     one = test_predictions.read(test_predictions.path_in(str(single_process_dir)))
-    np.testing.assert_array_equal(two.sample_idx, np.arange(101))
-    np.testing.assert_array_equal(two.scores, one.scores)
-    np.testing.assert_array_equal(two.target, one.target)
+    assert len(one.sample_idx) == 101
+    assert_same_predictions(two, one)
 
 
 def test_resume_continues_from_the_checkpoint(trained, tmp_path):
@@ -169,7 +229,7 @@ def test_hostile_checkpoint_is_refused_by_the_test_tool(trained, tmp_path):
     assert not marker.exists()
 
 
-def test_two_process_training_on_cpu(tmp_path):
+def test_two_process_training_on_cpu(trained, tmp_path):
     proc = run_tool('dist_train.sh', DEMO_BCE, 2, '--work-dir', tmp_path, '--no-validate',
                     '--cfg-options', 'train_cfg.max_epochs=1', *SMALL,
                     env=dict(PORT=str(free_port())))
@@ -177,19 +237,12 @@ def test_two_process_training_on_cpu(tmp_path):
     assert 'MMDistributedDataParallel' in log and 'Distributed training: True' in log
     # 96 images over 2 processes of 32 per batch: 2 iterations each
     assert 'Epoch(train) [1][2/2]' in log
-    assert (tmp_path / 'epoch_1.pth').exists()
-    # testing on 2 processes: sharded metrics, the test predictions written once, in order
-    checkpoint = tmp_path / 'epoch_1.pth'
-    proc = run_tool('dist_test.sh', DEMO_BCE, checkpoint, 2, '--work-dir', tmp_path / 'two',
-                    '--cfg-options', *SMALL, env=dict(PORT=str(free_port())))
-    assert (proc.stdout + proc.stderr).count('test predictions written to') == 1
-    run_tool('test.py', DEMO_BCE, checkpoint, '--work-dir', tmp_path / 'one', '--cfg-options',
-             *SMALL)
-    with np.load(tmp_path / 'two' / 'test_predictions.npz') as two, \
-            np.load(tmp_path / 'one' / 'test_predictions.npz') as one:
-        np.testing.assert_array_equal(two['sample_idx'], np.arange(101))  # 101 of 2 x 51 rows
-        np.testing.assert_array_equal(two['target'], one['target'])
-        np.testing.assert_allclose(two['scores'], one['scores'], rtol=1e-5, atol=1e-6)
+    # the checkpoint holds the model's own weights (no DDP wrapper), as one process writes it:
+    # testing it on 2 processes is test_two_cpu_processes_give_the_same_metrics
+    two = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu')
+    one = torch.load(trained / 'epoch_1.pth', map_location='cpu')
+    assert two['state_dict'].keys() == one['state_dict'].keys()
+    assert two['meta']['epoch'] == 1 and two['meta']['iter'] == 2
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message given without CUDA')
@@ -233,7 +286,7 @@ def test_slurm_test_on_cpu_nodes(trained, single_process_metrics, tmp_path):
     srun_args = (tmp_path / 'srun.log').read_text()
     assert '--ntasks=2' in srun_args and '--ntasks-per-node=2' in srun_args
     assert '--gres' not in srun_args and srun_args.endswith('--launcher=slurm')
-    assert read_json(out) == single_process_metrics
+    assert_same_metrics(read_json(out), single_process_metrics)
 
 
 def test_statistics_start_from_the_numbers_the_test_logged(single_process_dir,
