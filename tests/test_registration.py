@@ -2,7 +2,7 @@
 import sys
 import textwrap
 
-from cli_helpers import DEMO_BCE, run_cmd
+from cli_helpers import DEMO_BCE, REPO, run_cmd
 
 FRESH_PROCESS_CHECK = textwrap.dedent('''
     import sys
@@ -31,21 +31,25 @@ def test_custom_imports_registers_the_plugin():
     assert proc.stdout.strip().endswith('registered')
 
 
+PLUGIN_NAMES = dict(  # every name the plugin registers, by registry
+    METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1',
+             'MultiLabelCalibration'],
+    MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
+            'DistributionBalancedLoss', 'ImbalancedMultiLabelHead', 'MultiLabelBCELoss',
+            'HillLoss', 'SPLCLoss', 'LargeLossRejection'],
+    DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
+              'MultiLabelBalancedDataset', 'PartialLabelDataset', 'OpenImagesMultiLabel'],
+    DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
+    HOOKS=['RunFactsHook', 'MultiLabelEvalHook', 'ClassCountsHook'],
+)
+
 NAMES_CHECK = textwrap.dedent('''
+    import ast
+    import sys
     import mmengine.registry as engine
     import mmpretrain.datasets, mmpretrain.engine, mmpretrain.evaluation, mmpretrain.models
     from mmpretrain import registry as pre
-    ours = dict(
-        METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1',
-                 'MultiLabelCalibration'],
-        MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
-                'DistributionBalancedLoss', 'ImbalancedMultiLabelHead', 'MultiLabelBCELoss',
-                'HillLoss', 'SPLCLoss', 'LargeLossRejection'],
-        DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
-                  'MultiLabelBalancedDataset', 'PartialLabelDataset', 'OpenImagesMultiLabel'],
-        DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
-        HOOKS=['RunFactsHook', 'MultiLabelEvalHook', 'ClassCountsHook'],
-    )
+    ours = ast.literal_eval(sys.argv[1])
     # before the plugin: none of its names exists in mmpretrain or mmengine
     for registry, names in ours.items():
         for name in names:
@@ -59,7 +63,32 @@ NAMES_CHECK = textwrap.dedent('''
 ''')
 
 
+def registered_by_the_plugin() -> dict:
+    """Every name that a module of mmml_ext put into mmpretrain's registries, by registry."""
+    import mmml_ext  # noqa: F401
+    from mmpretrain import registry
+    found = {}
+    for name in ('METRICS', 'MODELS', 'DATASETS', 'DATA_SAMPLERS', 'HOOKS', 'TRANSFORMS',
+                 'OPTIMIZERS', 'PARAM_SCHEDULERS', 'VISBACKENDS', 'LOOPS', 'RUNNERS'):
+        table = getattr(registry, name).module_dict
+        ours = {key for key, cls in table.items() if cls.__module__.startswith('mmml_ext.')}
+        if ours:
+            found[name] = ours
+    return found
+
+
+def test_the_plugin_registers_exactly_the_checked_and_documented_names():
+    """No registration escapes the fresh-process check below or the design page's table."""
+    assert registered_by_the_plugin() == {k: set(v) for k, v in PLUGIN_NAMES.items()}
+    design = (REPO / 'docs' / 'design.md').read_text()
+    table = design[design.index('## Registry names'):design.index('## Target codes')]
+    for registry, names in PLUGIN_NAMES.items():
+        row = next(line for line in table.splitlines() if line.startswith(f'| `{registry}`'))
+        assert all(f'`{name}`' in row for name in names), (registry, row)
+
+
 def test_registered_names_are_ours_and_shadow_nothing():
-    """The names of DESIGN.md section 3 are registered by mmml_ext and existed nowhere before."""
-    proc = run_cmd([sys.executable, '-c', NAMES_CHECK])
+    """The names of docs/design.md, 'Registry names', are registered by mmml_ext and existed
+    nowhere before."""
+    proc = run_cmd([sys.executable, '-c', NAMES_CHECK, repr(PLUGIN_NAMES)])
     assert proc.stdout.strip().endswith('names ok')
