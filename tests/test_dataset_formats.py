@@ -102,8 +102,8 @@ CSV_SCORES = np.array([[1, 1, 0], [0, -1, 1], [0, 0, -1]], dtype=np.float32)
 
 
 def test_csv_labels_and_unknown_cells(tmp_path):
-    """A -1 cell is not annotated (DESIGN.md §8): every image of a table with one carries
-    gt_score, its row of 1 / 0 / -1, beside gt_label, its positives."""
+    """A -1 cell is not annotated (docs/design.md, 'Target codes'): every image of a table
+    with one carries gt_score, its row of 1 / 0 / -1, beside gt_label, its positives."""
     dataset = list_dataset(tmp_path, 'val.csv', '\ufeff' + CSV_TABLE)  # with Excel's BOM
     assert dataset.metainfo['classes'] == ('cat', 'dog, small', 'person')
     assert dataset.metainfo['unknown_labels'] is True

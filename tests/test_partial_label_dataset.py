@@ -1,6 +1,7 @@
 """Hiding labels by the partial-label protocols: the numpy helpers of
 ``mmml_ext.datasets.label_hiding`` and the ``PartialLabelDataset`` wrapper, down to the
-batch the data preprocessor hands the head (-1 cells unchanged, DESIGN.md §8)."""
+batch the data preprocessor hands the head (-1 cells unchanged, docs/design.md,
+'Target codes')."""
 import doctest
 import importlib
 import logging

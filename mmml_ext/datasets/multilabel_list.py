@@ -8,8 +8,8 @@ conversion script, and it checks every line as it reads: a misspelt class, a
 stray cell or a missing image stops the run at load time with the file and
 line number, instead of becoming a silently missing label. The rules are in
 the class docstring and in ``docs/datasets.md``. A ``-1`` cell of a table
-means "not annotated" (DESIGN.md §8): it reaches the losses and the metrics as
-a -1 in ``gt_score``, which they leave out.
+means "not annotated" (docs/design.md, 'Target codes'): it reaches the losses
+and the metrics as a -1 in ``gt_score``, which they leave out.
 """
 import csv
 import difflib
@@ -90,7 +90,8 @@ class MultiLabelListDataset(MultiLabelDataset):
 
     Cells are read by the ``csv`` module (quoted names may hold commas);
     whitespace around a cell is dropped; blank rows are skipped. A ``-1``
-    cell is *not annotated*, neither positive nor negative (DESIGN.md §8):
+    cell is *not annotated*, neither positive nor negative (docs/design.md,
+    'Target codes'):
     when a table has any ``-1`` cell, every image of it carries ``gt_score``,
     a (C,) float32 vector of 1 / 0 / -1 (its row of the table), beside
     ``gt_label``, its positives (int64), and the metainfo says

@@ -2,7 +2,8 @@
 
 OpenImages annotates each image with human-verified labels of two kinds:
 positives (present) and verified negatives (absent); every other class of the
-image was never looked at, which is "unknown", not "negative" (DESIGN.md §8).
+image was never looked at, which is "unknown", not "negative" (docs/design.md,
+'Target codes').
 A list of dicts with a 9,605-long target per image would take gigabytes for the
 training split, and mmpretrain's ``MultiLabelDataset`` has no unknown cell.
 :class:`OpenImagesMultiLabel` keeps the verified cells as CSR arrays
@@ -69,8 +70,8 @@ class OpenImagesMultiLabel(BaseDataset):
     ``image_id``, ``gt_label`` (the positive class indices, int64) and
     ``gt_score``, a (C,) float32 vector: 1 at the positives, 0 at the verified
     negatives, -1 (unknown) elsewhere. The -1 cells reach the plugin's losses,
-    which give them no loss, and its metrics, which leave them out (DESIGN.md
-    §8). Images are in the order of their first row in ``ann_file``.
+    which give them no loss, and its metrics, which leave them out
+    (docs/design.md, 'Target codes'). Images are in the order of their first row in ``ann_file``.
 
     The labels stay in CSR arrays (a few bytes a verified cell), and samples
     are built on demand: no list of dicts is made. ``get_cat_ids`` gives the

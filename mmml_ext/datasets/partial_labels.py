@@ -63,7 +63,7 @@ class PartialLabelDataset:
     cannot stay known while hidden positives become unknown: every -1 cell
     would then be a positive, a leak that a model learns at once. With
     ``unobserved='unknown'`` an unobserved cell is -1 ("not annotated",
-    DESIGN.md §8): every sample carries ``gt_score``, a (C,) float32 vector with
+    docs/design.md, 'Target codes'): every sample carries ``gt_score``, a (C,) float32 vector with
     1 at its kept positives and -1 elsewhere, and ``gt_label`` its kept
     positives; the plugin's losses give -1 cells no loss. With
     ``unobserved='negative'`` an unobserved cell is 0 (missing labels look like

@@ -21,8 +21,10 @@ the clamped logs:
     dL-/dx = (p_m^g- / (1 - p_m) - g- p_m^(g- - 1) l-) p q [p > clip, 1 - p_m > eps]
 
 (the g+ / g- terms vanish when the weights are detached). Integer gammas are
-taken by multiplication, and autograd stores no intermediates, which makes
-this about twice as fast as the plain formula under autograd. The kernel is
+taken by multiplication, and autograd stores no intermediates: against
+mmpretrain's ``AsymmetricLoss`` (the plain formula under autograd) the step is
+2.74x faster at C = 1,000 and 2.91x at C = 9,605 (B = 256, forward + backward
+of the loss step alone, CPU, float32; docs/losses.md, "Speed"). The kernel is
 differentiable once: a backward pass with ``create_graph=True`` (double
 backward, gradient penalties) raises a RuntimeError.
 """

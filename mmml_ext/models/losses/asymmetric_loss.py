@@ -13,8 +13,10 @@ class MultiLabelAsymmetricLoss(MultiLabelLoss):
     """Asymmetric loss: focusing and a probability margin on negatives.
 
     L+ = -(1-p)^gamma_pos log p, L- = -p_m^gamma_neg log(1-p_m), p_m = max(p - clip, 0).
-    Same values and gradients as the plain formula, about twice as fast (a
-    custom autograd function with the closed-form gradient).
+    Same values and gradients as the plain formula, from a custom autograd
+    function with the closed-form gradient: 2.74x faster than mmpretrain's
+    ``AsymmetricLoss`` at C = 1,000 and 2.91x at C = 9,605 (B = 256, forward +
+    backward of the loss step alone, CPU, float32; docs/losses.md, "Speed").
 
     Args:
         gamma_pos (float): Focusing of positives. Defaults to 0.
