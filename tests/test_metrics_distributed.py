@@ -17,7 +17,7 @@ from mmpretrain.registry import METRICS
 from cli_helpers import free_port, run_cmd
 from dist_metrics_worker import (METRIC_CFGS, NUM_SAMPLES, RICH_CFGS, RICH_SAMPLES,
                                  fixed_samples, rich_samples)
-from mmml_ext.evaluation.shared_rows import batch_rows, plan_rows
+from mmml_ext.evaluation.row_batches import batch_rows, plan_rows
 
 
 def one_process(cfgs, samples):

@@ -301,3 +301,18 @@ def test_bad_inputs_name_the_problem(scores, target, message):
 def test_bad_thr_and_topk(kwargs, message):
     with pytest.raises(ValueError, match=message):
         multilabel_predict(GOOD, **kwargs)
+
+
+def test_target_codes_read_difficult_labels_alike_in_torch_and_numpy():
+    from mmml_ext.functional.target_codes import DIFFICULT, read_difficult
+    codes = np.array([[1, DIFFICULT, 0, -1]], dtype=np.int8)
+    for difficult_as, expected in (('ignore', [[1, -1, 0, -1]]), ('positive', [[1, 1, 0, -1]]),
+                                   ('negative', [[1, 0, 0, -1]])):
+        as_array = read_difficult(codes, difficult_as)
+        as_tensor = read_difficult(torch.from_numpy(codes), difficult_as)
+        assert as_array.dtype == np.int8 and as_tensor.dtype == torch.int8
+        assert as_array.tolist() == as_tensor.tolist() == expected
+    plain = np.array([[1, 0, -1]], dtype=np.int8)
+    assert read_difficult(plain, 'positive') is plain  # nothing to read: no copy
+    with pytest.raises(ValueError, match=r"difficult_as must be one of .* got 'yes'"):
+        read_difficult(plain, 'yes')

@@ -23,7 +23,8 @@ from mmengine.logging import print_log
 
 from . import mmpretrain_args
 from .context import EvalContext
-from .shared_rows import DIFFICULT_AS, EvaluationRows
+from ..functional.target_codes import DIFFICULT_AS
+from .shared_rows import EvaluationRows
 
 #: What class means do with a class that has no positive in the evaluated data.
 ABSENT_CLASSES = ('exclude', 'include')

@@ -3,7 +3,7 @@
 Under DDP no process gathers every prediction. After the evaluation loop each
 process holds the rows it evaluated; :class:`ShardedRows` agrees on one order
 of the samples (dataset order, the sampler's padding dropped by sample index,
-:func:`~mmml_ext.evaluation.shared_rows.plan_rows`) and then gives the
+:func:`~mmml_ext.evaluation.row_batches.plan_rows`) and then gives the
 metrics three kinds of results, all equal to those of one process:
 
 - **row terms** (one value per sample: exact match, LRAP, ...), computed on
@@ -26,7 +26,7 @@ import torch
 from ..run_facts.npz_blocks import BlockArray
 from ..functional.thresholds import counts_at, pick_global_threshold, positive_candidates
 from .exchange import Exchange
-from .shared_rows import BatchRows, RowPlan, plan_rows
+from .row_batches import BatchRows, RowPlan, plan_rows
 
 #: Cells sent per process and round of the exchange (64 MB of float32 scores).
 EXCHANGE_CELLS = 1 << 24

@@ -36,7 +36,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from ..evaluation.shared_rows import DIFFICULT, difficult_value
+from ..functional.target_codes import read_difficult
 from . import npz_blocks
 
 #: The file in the work dir.
@@ -62,10 +62,7 @@ class TestPredictions:
 
     def target_as(self, difficult_as: str = 'ignore') -> np.ndarray:
         """The target with labels only on difficult objects read as ``difficult_as``."""
-        value = difficult_value(difficult_as)
-        difficult = self.target == DIFFICULT
-        return np.where(difficult, np.int8(value), self.target) if difficult.any() else \
-            self.target
+        return read_difficult(self.target, difficult_as)
 
     def family(self, name: str) -> dict:
         """The test's settings of a metric family (empty: the metric was not in the test)."""
