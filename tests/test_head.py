@@ -56,7 +56,7 @@ def test_prior_without_counts_names_the_keys():
     (dict(thr=1.5), r'thr must be a number in \[0, 1\]'),
     (dict(loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
      r"softmax CrossEntropyLoss \(use_sigmoid=False\).*head=dict\(_delete_=True"),
-    (dict(data_root='x'), r"got \['data_root'\], which it does not take"),
+    (dict(data_root='x'), r"has no argument\(s\) \['data_root'\]; its arguments are"),
 ])
 def test_bad_head_arguments(bad, message):
     with pytest.raises(ValueError, match=message):

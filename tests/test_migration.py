@@ -80,7 +80,7 @@ def test_in_a_head_the_reduction_is_mmpretrains(ours, theirs):
     (dict(type='MultiLabelAsymmetricLoss', clip=-1), 'give clip=None or 0'),
     (dict(type='MultiLabelFocalLoss', avg_non_ignore=True),
      r"no argument\(s\) \['avg_non_ignore'\]; its arguments are \['gamma', 'alpha', "
-     r"'class_weight', 'reduction', 'loss_weight'\]"),
+     r"'class_weight', 'reduction', 'loss_weight', 'use_sigmoid'\].*_delete_=True"),
     (dict(type='ImbalancedMultiLabelHead', loss=dict(type='MultiLabelBCELoss')),
      "needs \\['num_classes', 'in_channels'\\].*keep it and swap its loss"),
     (dict(type='ImbalancedMultiLabelHead', num_classes=20, in_channels=2048, num_heads=1,

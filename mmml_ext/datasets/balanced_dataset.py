@@ -43,8 +43,7 @@ class MultiLabelBalancedDataset:
                  image_factor: str = 'max', repeat_rule: str = 'sqrt',
                  max_repeat: float = float('inf'), lazy_init: bool = False,
                  **unexpected) -> None:
-        refuse_unknown('MultiLabelBalancedDataset', unexpected, 'dataset, oversample_thr, '
-                       'image_factor, repeat_rule, max_repeat, lazy_init')
+        refuse_unknown(self, unexpected)
         check_repeat_args(oversample_thr, image_factor, repeat_rule, max_repeat)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.oversample_thr = oversample_thr

@@ -28,9 +28,6 @@ from ..config_keys import refuse_unknown
 from .label_index import _CACHE_ATTR, LabelIndex
 from .openimages_files import ImageLabels, read_classes, read_image_labels
 
-_ARGS = ('ann_file, class_file, trainable_file, data_root, data_prefix, check_images, '
-         'pipeline, test_mode, metainfo, indices, lazy_init, max_refetch')
-
 
 def _rooted(path: Optional[str], data_root: str) -> Optional[str]:
     """``path`` joined to ``data_root`` unless absolute (the rule of ``ann_file``)."""
@@ -141,7 +138,7 @@ class OpenImagesMultiLabel(BaseDataset):
                  lazy_init: bool = False,
                  max_refetch: int = 1000,
                  **kwargs):
-        refuse_unknown('OpenImagesMultiLabel', kwargs, _ARGS)
+        refuse_unknown(self, kwargs)
         if not ann_file or not class_file:
             raise ValueError('OpenImagesMultiLabel needs ann_file (the image-level labels CSV) '
                              'and class_file (the class descriptions CSV)')

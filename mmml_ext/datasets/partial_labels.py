@@ -23,8 +23,6 @@ from .label_hiding import (HidingSummary, check_hiding_args, hide_positives, obs
                            select, take_rows)
 from .label_index import _CACHE_ATTR, LabelIndex
 
-_ARGS = 'dataset, keep_ratio, single_positive, unobserved, seed, lazy_init'
-
 
 def _through_resampling(dataset):
     """(the data under resampling wrappers, index of it for each index of ``dataset`` or None).
@@ -143,7 +141,7 @@ class PartialLabelDataset:
     def __init__(self, dataset: Union[BaseDataset, dict], keep_ratio: Optional[float] = None,
                  single_positive: bool = False, unobserved: str = 'unknown', seed: int = 0,
                  lazy_init: bool = False, **unexpected) -> None:
-        refuse_unknown('PartialLabelDataset', unexpected, _ARGS)
+        refuse_unknown(self, unexpected)
         check_hiding_args(keep_ratio, single_positive, unobserved, seed)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.keep_ratio = None if keep_ratio is None else float(keep_ratio)

@@ -99,8 +99,7 @@ class RepeatFactorSampler(_EpochSampler):
                  repeat_rule: str = 'sqrt', max_repeat: float = float('inf'),
                  seed: Optional[int] = None, shuffle: bool = True, round_up: bool = True,
                  **unexpected) -> None:
-        refuse_unknown('RepeatFactorSampler', unexpected, 'oversample_thr, image_factor, '
-                       'repeat_rule, max_repeat, seed, shuffle, round_up')
+        refuse_unknown(self, unexpected)
         check_repeat_args(oversample_thr, image_factor, repeat_rule, max_repeat)
         super().__init__(dataset, seed, shuffle, round_up)
         self.factors = repeat_factors(LabelIndex.of(dataset), oversample_thr, image_factor,
@@ -145,8 +144,7 @@ class ClassAwareSampler(_EpochSampler):
     def __init__(self, dataset, num_sample_class: int = 1, length: Optional[int] = None,
                  seed: Optional[int] = None, shuffle: bool = True, round_up: bool = True,
                  **unexpected) -> None:
-        refuse_unknown('ClassAwareSampler', unexpected,
-                       'num_sample_class, length, seed, shuffle, round_up')
+        refuse_unknown(self, unexpected)
         if not shuffle:
             raise ValueError('ClassAwareSampler draws a random class for every pick; '
                              'shuffle=False has no meaning for it')

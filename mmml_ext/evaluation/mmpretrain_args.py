@@ -6,8 +6,9 @@ mmpretrain's item names (``precision``, ``recall``, ``f1-score``, ``support``)
 are ValueErrors that say which keys of the plugin hold those numbers
 (docs/migrating.md); any other unknown argument lists the valid ones.
 """
-import inspect
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Sequence
+
+from .. import config_keys
 
 #: mmpretrain VOC metrics' ``difficult_as_positive`` -> the plugin's ``difficult_as``.
 DIFFICULT_AS_POSITIVE = ((None, 'ignore'), (False, 'negative'), (True, 'positive'))
@@ -29,20 +30,6 @@ def _keys_help(cls: type) -> str:
     return AP_KEYS if 'mAP' in getattr(cls, 'ALL_ITEMS', ()) else PRF_KEYS
 
 
-def init_arguments(cls: type) -> List[str]:
-    """The keyword arguments the ``__init__`` methods of ``cls`` and its bases take."""
-    names: List[str] = []
-    for klass in cls.__mro__:
-        init = klass.__dict__.get('__init__')
-        if init is None or klass.__module__.startswith('mmengine'):
-            continue
-        for name, p in inspect.signature(init).parameters.items():
-            if name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) \
-                    and name not in names:
-                names.append(name)
-    return names
-
-
 def take_difficult_as_positive(unexpected: Dict, difficult_as: str) -> str:
     """``difficult_as`` from mmpretrain's ``difficult_as_positive`` (taken out of ``unexpected``)."""
     if 'difficult_as_positive' not in unexpected:
@@ -62,9 +49,7 @@ def refuse_unknown(cls: type, unexpected: Dict) -> None:
     if 'average' in unexpected:
         raise ValueError(f'{cls.__name__} has no average (got average='
                          f'{unexpected["average"]!r}): {_keys_help(cls)}')
-    if unexpected:
-        raise ValueError(f'{cls.__name__} has no argument(s) {sorted(unexpected)}; its '
-                         f'arguments are {init_arguments(cls)}')
+    config_keys.refuse_unknown(cls, unexpected)
 
 
 def refuse_mmpretrain_items(cls: type, unknown: Sequence[str]) -> None:

@@ -108,8 +108,7 @@ class ImbalancedMultiLabelHead(MultiLabelLinearClsHead, NeedsClassCounts):
                  init_cfg: Optional[dict] = dict(type='Normal', layer='Linear', std=0.01),
                  **unexpected):
         refuse_mmpretrain_head_args(num_classes, in_channels, unexpected)
-        refuse_unknown('ImbalancedMultiLabelHead', unexpected, 'num_classes, in_channels, loss, '
-                       'prior, class_counts, num_images, thresholds, thr, topk, init_cfg')
+        refuse_unknown(self, unexpected)
         check_thr(thr, name='thr')
         check_topk(topk, num_classes)
         if thresholds is not None and thr is not None:

@@ -37,8 +37,8 @@ class MultiLabelAsymmetricLoss(MultiLabelLoss):
     def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0,
                  clip: Optional[float] = 0.05, eps: float = 1e-8,
                  detach_focal_weight: bool = True, reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
+                 loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         if clip is None:  # mmpretrain's "no clipping"
             clip = 0.0
         if isinstance(clip, (int, float)) and clip < 0:

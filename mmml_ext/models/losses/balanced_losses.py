@@ -37,8 +37,8 @@ class ClassBalancedLoss(MultiLabelLoss, NeedsClassCounts):
 
     def __init__(self, loss: Optional[dict] = None, beta: float = 0.999,
                  class_counts: Union[str, Sequence[int], None] = None, reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
+                 loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         if not 0 <= beta < 1:
             raise ValueError(f'beta must be in [0, 1), got {beta!r}')
         self.beta = beta
@@ -99,8 +99,8 @@ class DistributionBalancedLoss(MultiLabelLoss, NeedsClassCounts):
                  map_beta: float = 10.0, map_gamma: float = 0.3, init_bias: float = 0.05,
                  neg_scale: float = 5.0, focal: bool = True, gamma: float = 2.0,
                  balance_param: float = 2.0, reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
+                 loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         if not neg_scale > 0:
             raise ValueError(f'neg_scale must be > 0, got {neg_scale!r}')
         if not gamma >= 0:

@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 
 from ...functional.loss_reduction import check_reduction, weight_and_reduce
-from .mmpretrain_args import checks_mmpretrain_args
+from ...config_keys import refuse_unknown
+from .mmpretrain_args import check_use_sigmoid
 
 
 def as_multilabel_target(label, logits: torch.Tensor) -> torch.Tensor:
@@ -77,16 +78,19 @@ class MultiLabelLoss(nn.Module):
         reduction (str): ``'mean'`` (sum over classes, mean over samples),
             ``'sum'`` or ``'none'``. Defaults to ``'mean'``.
         loss_weight (float): Factor of the loss. Defaults to 1.
+        use_sigmoid (bool): mmpretrain's key, kept by a config that changes only
+            ``type=``: True (what every loss here computes); False is refused,
+            naming mmpretrain's softmax losses. Defaults to True.
+
+    A subclass passes its unknown keyword arguments on (``**kwargs``), and any
+    argument that no ``__init__`` of its class takes is a ValueError listing the
+    ones they take.
     """
 
-    def __init_subclass__(cls, **kwargs) -> None:
-        """Every loss takes mmpretrain's ``use_sigmoid=True``; unknown arguments name the valid ones."""
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get('__init__')
-        if init is not None and not hasattr(init, '__wrapped_init__'):
-            cls.__init__ = checks_mmpretrain_args(init)
-
-    def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0) -> None:
+    def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0,
+                 use_sigmoid: bool = True, **unexpected) -> None:
+        check_use_sigmoid(type(self), use_sigmoid)
+        refuse_unknown(self, unexpected, hint='mmpretrain counterparts: docs/migrating.md')
         super().__init__()
         check_reduction(reduction)
         self.reduction = reduction

@@ -35,8 +35,8 @@ class MultiLabelBCELoss(MultiLabelLoss):
     """
 
     def __init__(self, unknown: str = 'ignore', weak_weight: Optional[float] = None,
-                 reduction: str = 'mean', loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
+                 reduction: str = 'mean', loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         check_unknown_rule(unknown, weak_weight)
         self.unknown, self.weak_weight = unknown, weak_weight
 

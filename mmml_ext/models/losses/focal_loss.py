@@ -28,8 +28,8 @@ class MultiLabelFocalLoss(MultiLabelLoss):
 
     def __init__(self, gamma: float = 2.0, alpha: Optional[float] = 0.25,
                  class_weight: Optional[Sequence[float]] = None, reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
+                 loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         check_focal_args(gamma, alpha)
         self.gamma, self.alpha = gamma, alpha
         if class_weight is not None:

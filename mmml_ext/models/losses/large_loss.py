@@ -52,8 +52,8 @@ class LargeLossRejection(EpochAware, MultiLabelLoss):
     """
 
     def __init__(self, mode: str = 'reject', delta_rel: Optional[float] = None,
-                 reduction: str = 'mean', loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
+                 reduction: str = 'mean', loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         if delta_rel is None and mode in DEFAULT_DELTA_REL:
             delta_rel = DEFAULT_DELTA_REL[mode]
         check_large_loss_args(mode, delta_rel)

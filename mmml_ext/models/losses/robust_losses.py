@@ -21,8 +21,8 @@ ROBUST_UNKNOWN_RULES = ('negative', 'ignore')
 class _MissingLabelLoss(MultiLabelLoss):
     """An unknown cell is a negative (the papers' setting) or ignored."""
 
-    def __init__(self, unknown: str, reduction: str, loss_weight: float) -> None:
-        super().__init__(reduction, loss_weight)
+    def __init__(self, unknown: str, reduction: str, loss_weight: float, **kwargs) -> None:
+        super().__init__(reduction, loss_weight, **kwargs)
         check_unknown_rule(unknown, rules=ROBUST_UNKNOWN_RULES)
         self.unknown = unknown
 
@@ -53,8 +53,8 @@ class HillLoss(_MissingLabelLoss):
 
     def __init__(self, lamb: float = 1.5, margin: float = 1.0, gamma: float = 2.0,
                  unknown: str = 'negative', reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(unknown, reduction, loss_weight)
+                 loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(unknown, reduction, loss_weight, **kwargs)
         check_robust_args(margin, gamma, lamb)
         self.lamb, self.margin, self.gamma = lamb, margin, gamma
 
@@ -90,8 +90,8 @@ class SPLCLoss(EpochAware, _MissingLabelLoss):
 
     def __init__(self, tau: float = 0.6, change_epoch: int = 1, margin: float = 1.0,
                  gamma: float = 2.0, unknown: str = 'negative', reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(unknown, reduction, loss_weight)
+                 loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(unknown, reduction, loss_weight, **kwargs)
         check_robust_args(margin, gamma, tau=tau)
         if isinstance(change_epoch, bool) or not isinstance(change_epoch, int) \
                 or change_epoch < 0:
