@@ -45,8 +45,7 @@ def _reaches_slow(func, seen: set) -> bool:
 
 def _is_test_code(func: types.FunctionType) -> bool:
     module = func.__module__ or ''
-    return module.startswith(('test_', 'conftest', 'cli_helpers')) or module.startswith(
-        'tests.')
+    return module.startswith(('test_', 'conftest', 'cli_helpers', 'tests.'))
 
 
 def _is_slow(item: pytest.Item) -> bool:

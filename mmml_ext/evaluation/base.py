@@ -23,7 +23,7 @@ from mmengine.logging import print_log
 
 from . import mmpretrain_args
 from .context import EvalContext
-from ..functional.target_codes import DIFFICULT_AS
+from ..functional.target_codes import difficult_value
 from .shared_rows import EvaluationRows
 
 #: What class means do with a class that has no positive in the evaluated data.
@@ -91,8 +91,7 @@ class BaseMultiLabelMetric(BaseMetric):
         if unknown:
             raise ValueError(f'{type(self).__name__} has no item(s) {unknown}; '
                              f'choose from {list(self.ALL_ITEMS)}')
-        if difficult_as not in DIFFICULT_AS:
-            raise ValueError(f'difficult_as must be one of {DIFFICULT_AS}, got {difficult_as!r}')
+        difficult_value(difficult_as)  # the one check of the rule
         if out_dir is not None and not isinstance(out_dir, str):
             raise ValueError(f'out_dir must be a path, got {out_dir!r}')
         self.items = items

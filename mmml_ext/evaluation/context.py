@@ -27,6 +27,7 @@ import numpy as np
 from mmengine.dist import get_rank, is_main_process
 from mmengine.logging import print_log
 
+from ..functional.target_codes import read_difficult
 from ..run_facts import eval_outputs, npz_blocks, tuned_thresholds
 from ..run_facts.class_stats import ClassStats
 from ..run_facts.tuned_thresholds import TunedThresholds
@@ -100,7 +101,7 @@ class EvalContext:
                     os.makedirs(directory, exist_ok=True)
                 rows.sharded.write(lambda scores, target: npz_blocks.savez(
                     path, dict(scores=scores, target=target, **extras)),
-                    lambda codes: rows.read(codes, 'ignore'))
+                    lambda codes: read_difficult(codes, 'ignore'))
             print_log(f'predictions of {self.tag} saved to {path}', logger='current')
             self.saved_predictions = path
         return self.saved_predictions

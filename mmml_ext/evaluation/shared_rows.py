@@ -234,17 +234,13 @@ class EvaluationRows:
     def _agree(self, compute: Callable[[], Any], what: str) -> Any:
         return compute() if self.sharded is None else self.sharded.agree(compute, what)
 
-    @staticmethod
-    def read(codes, difficult_as: str):
-        """Target codes (tensor or array) with labels only on difficult objects read by ``difficult_as``."""
-        return read_difficult(codes, difficult_as)
-
     def target(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(n, C) int8 target of this process's rows (all rows on one process): 1 / 0 / -1."""
         difficult_value(difficult_as)  # checks the rule
         if not self.derived('has_difficult', lambda: bool((self._codes == DIFFICULT).any())):
             return self._codes
-        return self.derived(('target', difficult_as), lambda: self.read(self._codes, difficult_as))
+        return self.derived(('target', difficult_as),
+                            lambda: read_difficult(self._codes, difficult_as))
 
     def raw_target(self) -> torch.Tensor:
         """(n, C) int8 target codes as kept: 1 / 0 / -1, and :data:`DIFFICULT` unread."""
@@ -307,7 +303,7 @@ class EvaluationRows:
             return self.derived(('class_terms', key, difficult_as),
                                 lambda: compute(self.scores, self.target(difficult_as)))
         return self.derived(('class_terms', key, difficult_as), lambda: self.sharded.class_terms(
-            lambda scores, codes: compute(scores, self.read(codes, difficult_as)), what))
+            lambda scores, codes: compute(scores, read_difficult(codes, difficult_as)), what))
 
     def average_precision(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(C,) float64 AP of every class (NaN without a positive), computed once."""
