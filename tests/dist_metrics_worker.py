@@ -58,6 +58,7 @@ RICH_CFGS = [
     dict(type='TunedThresholdF1', save=False, difficult_as='positive', prefix='tuned-pos'),
     dict(type='MultiLabelCalibration'),
     dict(type='MultiLabelCalibration', num_bins=7, difficult_as='negative', prefix='cal7'),
+    dict(type='MultiLabelAUROC', difficult_as='negative', prefix='auroc'),
 ]
 
 

@@ -10,12 +10,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn import metrics as skm
 from sklearn.metrics import average_precision_score
 
 from mmml_ext.functional import average_precision
+from mmml_ext.functional.example_based import example_terms, weighted_example_metrics
 from mmml_ext.functional import bootstrap as bs
 from mmml_ext.functional.bootstrap import (bootstrap_average_precision, bootstrap_confusion,
-                                           bootstrap_indices, bootstrap_mean, percentile_interval,
+                                           bootstrap_indices, percentile_interval,
                                            replicate_counts)
 
 
@@ -203,20 +205,29 @@ def test_confusion_chunks(draws, monkeypatch):
     assert (reference['tp'] <= plain['tp']).all()  # ignored cells counted as negatives: no more
 
 
-def test_mean_equals_np_mean_on_materialised_replicates(draws):
+def test_example_metrics_equal_sklearn_on_materialised_replicates(draws):
     scores, target, idx, counts = draws
-    values = scores[:, 3].double()
-    valid = target[:, 4] >= 0
-    values[~valid] = float('nan')  # not read
-    got = bootstrap_mean(values, counts, valid)
-    plain = bootstrap_mean(scores[:, 3] > 0, counts)
+    target = target.clone()
+    target[5] = -1  # a sample with no label that counts: in no mean
+    pred = scores >= 0.0
+    got = weighted_example_metrics(example_terms(pred, target), counts)
     for b in range(len(idx)):
-        v, ok = values[idx[b]].numpy(), valid[idx[b]].numpy()
-        assert abs(float(got[b]) - np.mean(v[ok])) < 1e-12
-        assert abs(float(plain[b]) - np.mean(scores[idx[b], 3].numpy() > 0)) < 1e-12
-    counts = torch.tensor([[1, 0, 0], [0, 2, 1]])
-    got = bootstrap_mean(torch.tensor([2.0, 5.0, 7.0]), counts, torch.tensor([False, True, True]))
-    assert math.isnan(got[0].item()) and got[1].item() == pytest.approx(17 / 3, abs=1e-15)
+        rows = [i for i in idx[b] if (target[i] >= 0).any()]
+        y, p = target[rows].clamp(min=0).numpy(), pred[rows].numpy()
+        valid = (target[rows] >= 0).numpy()
+        p = p & valid  # an ignored cell is neither predicted nor true
+        assert float(got['subset_accuracy'][b]) == pytest.approx(skm.accuracy_score(y, p),
+                                                                 abs=1e-12)
+        assert float(got['jaccard'][b]) == pytest.approx(
+            skm.jaccard_score(y, p, average='samples', zero_division=0), abs=1e-12)
+        assert float(got['example_f1'][b]) == pytest.approx(
+            skm.f1_score(y, p, average='samples', zero_division=0), abs=1e-12)
+        wrong = ((p != y) & valid).sum()
+        assert float(got['hamming_accuracy'][b]) == pytest.approx(1 - wrong / valid.sum(),
+                                                                  abs=1e-12)
+    nothing = weighted_example_metrics(example_terms(pred, target),
+                                       torch.zeros((1, len(pred)), dtype=torch.int32))
+    assert all(math.isnan(float(value[0])) for value in nothing.values())
 
 
 # ------------------------------------------------------------------ intervals
@@ -279,12 +290,6 @@ def _ap_args(**change):
      'target shape'),
     (lambda: bootstrap_confusion(torch.ones(6, 2).bool(), torch.ones(6, 2), torch.ones(1, 5)),
      r'counts must have shape \(B, N\) = \(B, 6\)'),
-    (lambda: bootstrap_mean(torch.ones(6, 1), torch.ones(1, 6)), r'values must be a \(N,\) tensor'),
-    (lambda: bootstrap_mean(torch.ones(6), torch.ones(1, 6), torch.ones(6)),
-     'valid must be a bool tensor'),
-    (lambda: bootstrap_mean(torch.tensor([1.0, float('inf')]), torch.ones(1, 2)),
-     'values must be finite where valid; sample 1'),
-    (lambda: bootstrap_mean(torch.ones(6), -torch.ones(1, 6)), 'counts must be finite and non'),
     (lambda: percentile_interval(torch.ones(5), level=1.0), r'level must be a number in \(0, 1\)'),
     (lambda: percentile_interval(torch.ones(5), level=0), r'level must be a number in \(0, 1\)'),
     (lambda: percentile_interval(torch.ones(5), level=float('nan')), 'level must be a number'),

@@ -1,14 +1,19 @@
-"""Registered multi-label metrics: mmengine ``BaseMetric`` adapters over :mod:`mmml_ext.functional`."""
+"""Registered multi-label metrics: mmengine ``BaseMetric`` adapters over :mod:`mmml_ext.functional`.
+
+The import order is the registration order, which is the order of the
+comparison's interval columns (:mod:`~mmml_ext.evaluation.interval_statistics`).
+"""
 from .ap_metrics import MeanAP
-from .base import BaseMultiLabelMetric
-from .calibration_metric import MultiLabelCalibration
-from .context import EvalContext
 from .prf_metrics import MultiLabelPRF, SubsetAccuracy
+from .auroc_metric import MultiLabelAUROC  # noqa: I100 (registration order)
+from .calibration_metric import MultiLabelCalibration  # noqa: I100 (registration order)
+from .base import BaseMultiLabelMetric
+from .context import EvalContext
 from .ranking_metric import MultiLabelRanking
 from .shared_rows import EvaluationRows
 from .threshold_tuning import TunedThresholdF1
 
 __all__ = [
-    'BaseMultiLabelMetric', 'EvalContext', 'EvaluationRows', 'MeanAP', 'MultiLabelPRF', 'SubsetAccuracy', 'MultiLabelRanking',
-    'MultiLabelCalibration', 'TunedThresholdF1'
+    'BaseMultiLabelMetric', 'EvalContext', 'EvaluationRows', 'MeanAP', 'MultiLabelPRF',
+    'SubsetAccuracy', 'MultiLabelAUROC', 'MultiLabelRanking', 'MultiLabelCalibration', 'TunedThresholdF1'
 ]

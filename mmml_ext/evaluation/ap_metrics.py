@@ -17,7 +17,9 @@ import torch
 
 from mmpretrain.registry import METRICS
 
-from ..functional import mean_average_precision, per_class_prf
+from ..functional import per_class_prf
+from ..functional.average_precision import class_mean
+from ..functional.bootstrap import bootstrap_average_precision
 from ..functional.checks import check_thr
 from ..run_facts import class_stats as class_stats_file
 from ..run_facts.class_stats import ClassStats
@@ -34,6 +36,27 @@ def frequency_groups(counts: Sequence[int], bounds: Sequence[float]) -> Dict[str
     counts = torch.as_tensor(counts)
     low, high = bounds
     return dict(head=counts > high, medium=(counts >= low) & (counts <= high), tail=counts < low)
+
+
+def average_precision_means(ap: torch.Tensor, include_absent: bool,
+                            class_counts: Optional[Sequence[int]] = None,
+                            group_bounds: Sequence[float] = DEFAULT_GROUP_BOUNDS
+                            ) -> Dict[str, torch.Tensor]:
+    """mAP, and head / medium / tail mAP with training counts, from per-class AP.
+
+    The one reduction of :class:`MeanAP`, for its point estimate ((C,) AP) and
+    for bootstrap replicates ((R, C) AP): :func:`class_mean` over all classes
+    and over each non-empty frequency group.
+
+    Returns:
+        dict: ``mAP`` and ``mAP_<group>`` -> (...) float64 fractions.
+    """
+    values = {'mAP': class_mean(ap, include_absent)}
+    if class_counts is not None:
+        for group, mask in frequency_groups(class_counts, group_bounds).items():
+            if bool(mask.any()):
+                values[f'mAP_{group}'] = class_mean(ap[..., mask], include_absent)
+    return values
 
 
 @METRICS.register_module()
@@ -70,6 +93,8 @@ class MeanAP(BaseMultiLabelMetric):
     SHARDABLE = True
     ALL_ITEMS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
     DEFAULT_ITEMS = ALL_ITEMS
+    INTERVAL_KEYS = {'mAP': ALL_ITEMS}
+    COMPARED_BY_DEFAULT = True
 
     def __init__(self,
                  items: Optional[Sequence[str]] = None,
@@ -113,30 +138,29 @@ class MeanAP(BaseMultiLabelMetric):
         """The training statistics: from ``class_counts``, else from the run."""
         return self.class_stats if self.class_stats is not None else self.context.class_stats
 
+    @classmethod
+    def replicate_values(cls, family, settings, data):
+        ap = bootstrap_average_precision(data.scores, data.target(settings.get('difficult_as')),
+                                         data.counts)
+        counts = settings.get('class_counts')
+        if counts is None and data.predictions.train_class_counts is not None:
+            counts = data.predictions.train_class_counts.tolist()
+        return average_precision_means(ap, settings.get('absent_classes') == 'include', counts,
+                                       settings.get('group_bounds') or data.group_bounds)
+
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         ap = rows.average_precision(self.difficult_as)
         self.class_mean_mask(~torch.isnan(ap))  # names the absent classes once
-        include = self.absent_classes == 'include'
-        names = self.class_names
-        result = {}
-        if 'mAP' in self.items:
-            result['mAP'] = 100 * mean_average_precision(ap, names, include, warn=False)
         stats = self.train_class_stats()
         if stats is not None:
             stats.check_num_classes(len(ap), type(self).__name__)
         counts = None if stats is None else stats.class_counts
-        group_items = self.group_items
-        if group_items and counts is None:
-            self.warn_once('no_counts', f'no training class counts, so no {group_items}: give '
-                           "class_counts, or add dict(type='RunFactsHook') to custom_hooks")
-        elif group_items:
-            groups = frequency_groups(counts, self.group_bounds)
-            for item in group_items:
-                mask = groups[item[len('mAP_'):]]
-                if bool(mask.any()):
-                    members = [names[i] for i in mask.nonzero().flatten()] if names else None
-                    result[item] = 100 * mean_average_precision(ap[mask], members, include,
-                                                                warn=False)
+        if self.group_items and counts is None:
+            self.warn_once('no_counts', f'no training class counts, so no {self.group_items}: '
+                           "give class_counts, or add dict(type='RunFactsHook') to custom_hooks")
+        means = average_precision_means(ap, self.absent_classes == 'include', counts,
+                                        self.group_bounds)
+        result = {item: 100 * float(means[item]) for item in self.items if item in means}
         if self.report:
             self.write_report(rows, ap, counts)
         return result

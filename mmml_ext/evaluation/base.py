@@ -68,6 +68,15 @@ class BaseMultiLabelMetric(BaseMetric):
     SHARDABLE = False
     ALL_ITEMS: Sequence[str] = ()
     DEFAULT_ITEMS: Sequence[str] = ()
+    #: The keys the comparison gives intervals for, by family (the family
+    #: :meth:`statistics_settings` names): ``{family: (key, ...)}``; each needs
+    #: :meth:`replicate_values` (:mod:`~mmml_ext.evaluation.interval_statistics`).
+    INTERVAL_KEYS: Dict[str, Tuple[str, ...]] = {}
+    #: Those of the keys where a smaller number is the better one.
+    LOWER_IS_BETTER: Tuple[str, ...] = ()
+    #: Whether the comparison also gives these intervals for a test that did
+    #: not have the metric (with its defaults); else only where the test had it.
+    COMPARED_BY_DEFAULT = False
 
     def __init__(self,
                  items: Optional[Sequence[str]] = None,
@@ -121,6 +130,25 @@ class BaseMultiLabelMetric(BaseMetric):
         test's in ``test_predictions.npz``.
         """
         return None
+
+    @classmethod
+    def replicate_values(cls, family: str, settings: dict, data) -> Dict[str, torch.Tensor]:
+        """The values of ``INTERVAL_KEYS[family]`` in every bootstrap replicate, as fractions.
+
+        Args:
+            family (str): One of ``INTERVAL_KEYS``.
+            settings (dict): The settings the test used for it (what
+                :meth:`statistics_settings` gave; empty when the test did not
+                have the metric: use the defaults).
+            data (ReplicateData): The test's predictions and the replicates'
+                ``counts`` (R, N) (:class:`~mmml_ext.evaluation.interval_statistics.ReplicateData`).
+
+        Returns:
+            dict: key -> (R,) float64 values (NaN where a replicate has none);
+            a key that cannot be computed from the data is left out.
+        """
+        raise NotImplementedError(f'{cls.__name__} declares INTERVAL_KEYS {cls.INTERVAL_KEYS} '
+                                  'but no replicate_values')
 
     def uses_class_stats(self) -> bool:
         """Whether this metric needs the training class statistics from the run."""

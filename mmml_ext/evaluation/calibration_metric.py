@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from mmpretrain.registry import METRICS
 
-from ..functional.calibration import check_num_bins, errors_from_tables
+from ..functional.calibration import calibration_errors, check_num_bins, errors_from_tables
 from .base import BaseMultiLabelMetric, percent
 from .shared_rows import EvaluationRows
 
@@ -50,6 +50,9 @@ class MultiLabelCalibration(BaseMultiLabelMetric):
     SHARDABLE = True
     ALL_ITEMS = ('ECE', 'classwise_ECE', 'brier')
     DEFAULT_ITEMS = ALL_ITEMS
+    INTERVAL_KEYS = {'calibration': ('ECE', )}
+    LOWER_IS_BETTER = ('ECE', )
+    COMPARED_BY_DEFAULT = True
 
     def __init__(self, items: Optional[Sequence[str]] = None, num_bins: int = 15, **kwargs):
         super().__init__(items=items, **kwargs)
@@ -58,6 +61,12 @@ class MultiLabelCalibration(BaseMultiLabelMetric):
 
     def statistics_settings(self, num_classes: int):
         return 'calibration', dict(difficult_as=self.difficult_as, num_bins=self.num_bins)
+
+    @classmethod
+    def replicate_values(cls, family, settings, data):
+        return {'ECE': calibration_errors(data.scores, data.target(settings.get('difficult_as')),
+                                          settings.get('num_bins') or 15, weights=data.counts,
+                                          validate_args=False)['ECE']}
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         # the rows are checked probabilities with a 1 / 0 / -1 target

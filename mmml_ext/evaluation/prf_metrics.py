@@ -21,8 +21,11 @@ from typing import Dict, Optional
 import torch
 from mmpretrain.registry import METRICS
 
-from ..functional import precision_recall_f1
-from ..functional.example_based import example_terms, reduce_example_terms
+from ..functional import multilabel_predict
+from ..functional.bootstrap import bootstrap_confusion
+from ..functional.example_based import (example_terms, reduce_example_terms,
+                                        weighted_example_metrics)
+from ..functional.prf import batched_precision_recall_f1, precision_recall_f1
 from ..functional.checks import check_thr, check_topk
 from ..run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
 from .base import BaseMultiLabelMetric, check_absent_classes, percent
@@ -63,6 +66,14 @@ def key_suffix(thr: Optional[float] = None, topk: Optional[int] = None,
     elif thr is not None and thr != 0.5:
         suffix = threshold_suffix(thr)
     return suffix + (f'_top{topk}' if topk is not None else '')
+
+
+def settings_predictions(scores: torch.Tensor, target: torch.Tensor, thr,
+                         topk: Optional[int]) -> torch.Tensor:
+    """The predictions of a stored setting (``thr`` / (C,) thresholds and ``topk``): ignored
+    labels take no top-k place, as in :meth:`EvaluationRows.predictions`."""
+    valid = (target >= 0) if topk is not None and bool((target < 0).any()) else None
+    return multilabel_predict(scores, thr, topk, valid, validate_args=False)
 
 
 class _PredictionMetric(BaseMultiLabelMetric):
@@ -184,6 +195,9 @@ class MultiLabelPRF(_PredictionMetric):
     SHARDABLE = True
     ALL_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')
     DEFAULT_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1')
+    #: at 0.5 (``prf``), and at the validation-tuned thresholds (``prf_tuned``)
+    INTERVAL_KEYS = {'prf': ('CF1', 'OF1'), 'prf_tuned': ('CF1_tuned', 'OF1_tuned')}
+    COMPARED_BY_DEFAULT = True
 
     def __init__(self, *args, absent_classes: str = 'exclude', **kwargs):
         super().__init__(*args, **kwargs)
@@ -198,6 +212,27 @@ class MultiLabelPRF(_PredictionMetric):
             thresholds = self.class_thresholds(num_classes).tolist()  # what the test used
             return 'prf_tuned', dict(common, thresholds=thresholds)
         return None
+
+    @classmethod
+    def replicate_values(cls, family, settings, data):
+        if family == 'prf':
+            thr = settings.get('thr')
+        else:
+            thr = settings.get('thresholds')
+            if thr is None and data.predictions.thresholds is None:
+                return {}  # a test without validation-tuned thresholds
+            thr = torch.tensor(thr if thr is not None else data.predictions.thresholds,
+                               dtype=torch.float32)
+        target = data.target(settings.get('difficult_as'))
+        counts = bootstrap_confusion(settings_predictions(data.scores, target, thr,
+                                                          settings.get('topk')),
+                                     target, data.counts)
+        present = None  # the rule of compute, in every replicate
+        if settings.get('absent_classes', 'exclude') == 'exclude':
+            present = (counts['tp'] + counts['fn']) > 0
+        values = batched_precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present)
+        suffix = '' if family == 'prf' else '_tuned'
+        return {f'{key}{suffix}': values[key] for key in ('CF1', 'OF1')}
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         counts = rows.confusion(*self.rule(rows), self.difficult_as)
@@ -228,11 +263,20 @@ class SubsetAccuracy(_PredictionMetric):
     SHARDABLE = True
     ALL_ITEMS = ('subset_accuracy', 'hamming_accuracy', 'hamming_loss', 'jaccard', 'example_f1')
     DEFAULT_ITEMS = ('subset_accuracy', )
+    INTERVAL_KEYS = {'subset': ('subset_accuracy', )}
+    COMPARED_BY_DEFAULT = True
 
     def statistics_settings(self, num_classes: int):
         if self.suffix != '':
             return None
         return 'subset', dict(difficult_as=self.difficult_as, thr=self.thr, topk=self.topk)
+
+    @classmethod
+    def replicate_values(cls, family, settings, data):
+        target = data.target(settings.get('difficult_as'))
+        terms = example_terms(settings_predictions(data.scores, target, settings.get('thr'),
+                                                   settings.get('topk')), target)
+        return {'subset_accuracy': weighted_example_metrics(terms, data.counts)['subset_accuracy']}
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         thr, topk = self.rule(rows)

@@ -17,10 +17,12 @@ From each run's ``test_predictions.npz`` (:mod:`mmml_ext.run_facts.test_predicti
   in each replicate gives the interval of the difference; a difference is a win
   or a loss only when that interval excludes 0.
 
-The metrics (:data:`BOOTSTRAP_METRICS`, percent): mAP and head / medium / tail
-mAP, CF1 and OF1 at 0.5 and at the thresholds tuned on validation
-(``*_tuned``: the test's ``*_valtuned``), subset accuracy, and ECE (lower is
-better).
+The metrics are those the registered metric classes declare
+(:mod:`mmml_ext.evaluation.interval_statistics`: each computes its own values in
+every replicate, with the reduction its evaluation uses); this module knows
+none by name. Today: mAP and head / medium / tail mAP, CF1 and OF1 at 0.5 and
+at the thresholds tuned on validation (``*_tuned``: the test's ``*_valtuned``),
+subset accuracy, and ECE (lower is better), in percent.
 """
 import math
 import os.path as osp
@@ -30,107 +32,18 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS, frequency_groups
-from ..functional import multilabel_predict
-from ..functional.bootstrap import (bootstrap_average_precision, bootstrap_confusion,
-                                    bootstrap_counts, bootstrap_mean, percentile_interval)
-from ..functional.calibration import calibration_errors, reliability_bins
-from ..functional.example_based import exact_matches
-from ..functional.prf import batched_precision_recall_f1
+from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS
+from ..evaluation.interval_statistics import interval_keys, lower_is_better, replicate_values
+from ..functional.bootstrap import bootstrap_counts, percentile_interval
+from ..functional.calibration import reliability_bins
 from ..run_facts import test_predictions
 from ..run_facts.test_predictions import TestPredictions
 from .run_records import RunRecord, config_group_bounds
 
-BOOTSTRAP_METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CF1', 'OF1', 'CF1_tuned',
-                     'OF1_tuned', 'subset_accuracy', 'ECE')
-#: metrics where a smaller number is the better one
-LOWER_IS_BETTER = ('ECE', )
 LEVEL = 0.95
 #: below this share of replicates with a value (e.g. tail mAP, NaN in a replicate that draws
 #: no tail positive) an interval is reported but supports no statement
 MIN_VALID_SHARE = 0.95
-
-
-def replicate_metrics(predictions: TestPredictions, counts: torch.Tensor,
-                      group_bounds: Sequence[float] = DEFAULT_GROUP_BOUNDS
-                      ) -> Dict[str, torch.Tensor]:
-    """Every metric of :data:`BOOTSTRAP_METRICS` that the predictions allow, per replicate.
-
-    Each metric repeats the settings the test's metric used (kept in the file
-    by family: ``difficult_as``, ``absent_classes``, thresholds, ``topk``,
-    ``num_bins``, the group bounds and training counts); a family the test did
-    not have takes the metric's defaults.
-
-    Args:
-        predictions (TestPredictions): One run's test predictions.
-        counts (torch.Tensor): (R, N) times each image is drawn in each
-            replicate; a row of ones gives the point estimate.
-        group_bounds (tuple): The ``(low, high)`` of head / medium / tail when
-            the file does not say.
-
-    Returns:
-        dict: metric -> (R,) float64 tensor, in percent.
-    """
-    scores = torch.from_numpy(np.ascontiguousarray(predictions.scores))
-
-    def target(family: dict) -> torch.Tensor:
-        codes = predictions.target_as(family.get('difficult_as') or 'ignore')
-        return torch.from_numpy(np.ascontiguousarray(codes))
-
-    values = {}
-    settings = predictions.family('mAP')
-    ap = bootstrap_average_precision(scores, target(settings), counts)
-    include = settings.get('absent_classes') == 'include'
-
-    def class_mean(part: torch.Tensor) -> torch.Tensor:
-        return torch.nan_to_num(part, nan=0.0).mean(dim=1) if include else \
-            torch.nanmean(part, dim=1)
-
-    values['mAP'] = class_mean(ap)
-    train_counts = settings.get('class_counts')
-    if train_counts is None and predictions.train_class_counts is not None:
-        train_counts = predictions.train_class_counts.tolist()
-    if train_counts is not None:
-        bounds = settings.get('group_bounds') or group_bounds
-        for group, mask in frequency_groups(train_counts, bounds).items():
-            if bool(mask.any()):
-                values[f'mAP_{group}'] = class_mean(ap[:, mask])
-    for family, suffix in (('prf', ''), ('prf_tuned', '_tuned')):
-        settings = predictions.family(family)
-        if family == 'prf':
-            thr = settings.get('thr')
-        else:
-            thr = settings.get('thresholds')
-            if thr is None and predictions.thresholds is None:
-                continue
-            thr = torch.tensor(thr if thr is not None else predictions.thresholds,
-                               dtype=torch.float32)
-        confusion = bootstrap_confusion(_predict(scores, target(settings), thr, settings),
-                                        target(settings), counts)
-        present = None
-        if settings.get('absent_classes', 'exclude') == 'exclude':
-            present = (confusion['tp'] + confusion['fn']) > 0  # the classes of each replicate
-        prf = batched_precision_recall_f1(confusion['tp'], confusion['fp'], confusion['fn'],
-                                          present)
-        values[f'CF1{suffix}'], values[f'OF1{suffix}'] = prf['CF1'], prf['OF1']
-    settings = predictions.family('subset')
-    subset_target = target(settings)
-    matched, counted = exact_matches(
-        _predict(scores, subset_target, settings.get('thr'), settings), subset_target,
-        validate_args=False)
-    values['subset_accuracy'] = bootstrap_mean(matched.double(), counts, counted)
-    settings = predictions.family('calibration')
-    values['ECE'] = calibration_errors(scores, target(settings), settings.get('num_bins') or 15,
-                                       weights=counts)['ECE']
-    return {key: 100 * value.double() for key, value in values.items()}
-
-
-def _predict(scores: torch.Tensor, target: torch.Tensor, thr, settings: dict) -> torch.Tensor:
-    """The test metric's predictions (its ``thr`` / thresholds and ``topk``; ignored labels
-    take no top-k place, as in the metric)."""
-    topk = settings.get('topk')
-    valid = (target >= 0) if topk is not None and bool((target < 0).any()) else None
-    return multilabel_predict(scores, thr, topk, valid, validate_args=False)
 
 
 @dataclass
@@ -251,9 +164,9 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
                                     f'{reference[0]} ({why}): left out of the bootstrap')
                 continue
         bounds = config_group_bounds(record.config) or DEFAULT_GROUP_BOUNDS
-        point = replicate_metrics(predictions, torch.ones((1, counts.shape[1]),
-                                                          dtype=torch.int32), bounds)
-        replicates = replicate_metrics(predictions, counts, bounds)
+        point = replicate_values(predictions, torch.ones((1, counts.shape[1]),
+                                                         dtype=torch.int32), bounds)
+        replicates = replicate_values(predictions, counts, bounds)
         points[record.name] = {key: float(value[0]) for key, value in point.items()}
         per_run[record.name] = replicates
         result.run_settings[record.name] = record.setting or record.name
@@ -270,7 +183,7 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
         result.settings.setdefault(name, SettingStatistics(name)).runs.append(run)
     for setting in result.settings.values():
         metrics = set.intersection(*(set(per_run[run]) for run in setting.runs))
-        for metric in [m for m in BOOTSTRAP_METRICS if m in metrics]:
+        for metric in [m for m in interval_keys() if m in metrics]:
             values = np.array([points[run][metric] for run in setting.runs])
             setting.point[metric] = float(np.mean(values))
             setting.sd[metric] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
@@ -312,17 +225,17 @@ def verdict(metric: str, low: float, high: float, valid_share: float = 1.0) -> s
         return 'too few replicates'
     if math.isnan(low) or math.isnan(high) or low <= 0 <= high:
         return 'within noise'
-    better = low > 0 if metric not in LOWER_IS_BETTER else high < 0
+    better = low > 0 if metric not in lower_is_better() else high < 0
     return 'better' if better else 'worse'
 
 
 def statistics_columns() -> List[str]:
-    """The summary.csv columns of the statistics, per metric ``m`` of :data:`BOOTSTRAP_METRICS`:
+    """The summary.csv columns of the statistics, per declared metric ``m`` (:func:`interval_keys`):
     ``test_<m>_ci_low/high`` (the run's interval), ``test_<m>_mean/sd`` (its setting over
     seeds), ``delta_test_<m>`` and ``delta_test_<m>_ci_low/high`` (its setting against the
     baseline setting)."""
     names = ['setting', 'seeds']
-    for metric in BOOTSTRAP_METRICS:
+    for metric in interval_keys():
         names += [f'test_{metric}_ci_low', f'test_{metric}_ci_high', f'test_{metric}_mean',
                   f'test_{metric}_sd', f'delta_test_{metric}', f'delta_test_{metric}_ci_low',
                   f'delta_test_{metric}_ci_high']
@@ -372,7 +285,7 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
              'deviation over the seeds (sd), and the interval of the mean. An interval covers '
              'the noise of the test images only: with one seed per setting, a difference can '
              'still come from the seed (run several, --seeds).', '']
-    metrics = [m for m in BOOTSTRAP_METRICS if any(m in s.point for s in stats.settings.values())]
+    metrics = [m for m in interval_keys() if any(m in s.point for s in stats.settings.values())]
     parts.append('| setting | seeds | ' + ' | '.join(metrics) + ' |')
     parts.append('|---|---:|' + '---:|' * len(metrics))
     for setting in stats.settings.values():

@@ -16,7 +16,8 @@ from typing import List, Optional
 import numpy as np
 
 from .plots import _legend_outside, _note, _save, plt
-from .statistics import LOWER_IS_BETTER, ComparisonStatistics, verdict
+from ..evaluation.interval_statistics import lower_is_better
+from .statistics import ComparisonStatistics, verdict
 
 
 def plot_calibration(stats: ComparisonStatistics, out_dir: str) -> Optional[str]:
@@ -76,7 +77,7 @@ def plot_differences(stats: ComparisonStatistics, out_dir: str) -> Optional[str]
             ax.errorbar(delta, y[i], xerr=[[max(delta - low, 0)], [max(high - delta, 0)]],
                         fmt='o', ms=4, color=color, capsize=3)
         ax.axvline(0, color='0.3', lw=1, ls='--')
-        lower = ' (lower is better)' if metric in LOWER_IS_BETTER else ''
+        lower = ' (lower is better)' if metric in lower_is_better() else ''
         ax.set_title(f'{metric}{lower}', fontsize=9)
         ax.grid(alpha=0.3, axis='x')
     for ax in axes.flat[len(metrics):]:

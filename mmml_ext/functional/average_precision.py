@@ -98,9 +98,31 @@ def mean_average_precision(ap: torch.Tensor, classes: Optional[Sequence[str]] = 
         shown = ', '.join(str(n) for n in names[:10]) + (' ...' if len(names) > 10 else '')
         how = 'counted as AP 0' if empty_as_zero else 'left out of the mean'
         warnings.warn(f'{len(idx)} class(es) have no positive sample and no AP, {how}: {shown}')
-    if bool(empty.any()):
-        if empty_as_zero:
-            return float(torch.nan_to_num(ap, nan=0.0).mean())
-        if bool(empty.all()):
-            return float('nan')
-    return float(ap[~empty].mean())
+    return float(class_mean(ap, empty_as_zero))
+
+
+def class_mean(values: torch.Tensor, include_absent: bool = False) -> torch.Tensor:
+    """The class mean of per-class values, NaN for a class with no positive (no value).
+
+    One rule for the point estimate and for every bootstrap replicate: a class
+    without a value is left out of the mean, or counted as 0 with
+    ``include_absent`` (``absent_classes='include'``).
+
+    Args:
+        values (torch.Tensor): (..., C) per-class values, NaN where a class
+            has none (e.g. AP, or AP in each replicate).
+        include_absent (bool): Count a NaN as 0. Defaults to False.
+
+    Returns:
+        torch.Tensor: (...) float64 means; NaN where no class has a value and
+        ``include_absent`` is False.
+
+    Examples:
+        >>> ap = torch.tensor([[0.5, float('nan')], [1.0, 0.5]], dtype=torch.float64)
+        >>> class_mean(ap).tolist(), class_mean(ap, include_absent=True).tolist()
+        ([0.5, 0.75], [0.25, 0.75])
+    """
+    values = values.double()
+    if include_absent:
+        return torch.nan_to_num(values, nan=0.0).mean(dim=-1)
+    return torch.nanmean(values, dim=-1)

@@ -16,7 +16,8 @@ weights over the original images, and the resampled data are never built.
     FN_bc = sum_n w_bn [not pred_nc and target_nc = 1]
 
 **Means of a per-sample value** such as the exact-match indicator of subset
-accuracy (:func:`bootstrap_mean`)::
+accuracy (:func:`~mmml_ext.functional.example_based.weighted_example_metrics`,
+the one formula of the example-based metrics)::
 
     mean_b = sum_n w_bn v_n [valid_n] / sum_n w_bn [valid_n]
 
@@ -64,7 +65,7 @@ import numpy as np
 import torch
 
 from .checks import check_scores_target, check_target
-from .tie_groups import classes_per_chunk
+from .tie_groups import classes_per_chunk, score_order_keys
 
 #: Working memory of one chunk (replicates x samples arrays), in bytes.
 CHUNK_BYTES = 64 << 20
@@ -72,8 +73,6 @@ CHUNK_BYTES = 64 << 20
 _DRAWS_PER_BLOCK = 1 << 23
 #: A float32 sum of integer counts is exact below this.
 _FLOAT32_EXACT = 1 << 24
-_LOW_31_BITS = 0x7FFFFFFF
-_NEGATIVE_ZERO = -2**31  # the bits of -0.0 as an int32
 
 
 def _check_int(value, name: str, low: int) -> None:
@@ -220,14 +219,9 @@ def _descending_order(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]
     shift = max(1, (num - 1).bit_length())
     if scores.device.type == 'cpu' and scores.dtype in (torch.float32, torch.float16,
                                                         torch.bfloat16) and shift <= 31:
-        # tie_groups' trick: the float32 bits mapped so that integer order is float order,
-        # here reversed and with the sample index in the low bits; one integer sort
-        bits = torch.empty(scores.shape, dtype=torch.int64)
-        bits.copy_(scores.to(torch.float32).view(torch.int32))
-        bits.masked_fill_(bits == _NEGATIVE_ZERO, 0)  # -0.0 ranks with +0.0
-        bits.bitwise_xor_((bits < 0).to(torch.int64).mul_(_LOW_31_BITS))
-        keys = torch.neg(bits).add_(_LOW_31_BITS)  # in [0, 2**32): highest score first
-        del bits
+        # the package's ranking keys, reversed (highest score first, in [0, 2**32)) and with
+        # the sample index in the low bits; one integer sort
+        keys = score_order_keys(scores.to(torch.float32)).neg_().add_((1 << 31) - 1)
         keys.bitwise_left_shift_(shift).add_(torch.arange(num, dtype=torch.int64))
         keys.numpy().sort(axis=1)
         order = keys.bitwise_and((1 << shift) - 1)
@@ -237,8 +231,12 @@ def _descending_order(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]
 
 
 def _rank_chunk(scores: torch.Tensor, target: torch.Tensor, start: int, stop: int,
-                dtype: torch.dtype) -> _RankedChunk:
-    """Rank classes ``start:stop`` once and build their matrix of positive groups."""
+                dtype: torch.dtype, tied_negatives: bool = False) -> _RankedChunk:
+    """Rank classes ``start:stop`` once and build their matrix of positive groups.
+
+    With ``tied_negatives`` the negatives tied with a positive group get rows of
+    their own, [2R, 3R) (AUROC counts a tie one half), instead of [R, 2R).
+    """
     device = scores.device
     num = scores.shape[0]
     order, key = _descending_order(scores[:, start:stop].t())
@@ -260,6 +258,7 @@ def _rank_chunk(scores: torch.Tensor, target: torch.Tensor, start: int, stop: in
     positive_groups = torch.empty_like(class_base)
     positive_groups[:-1] = class_base[1:] - class_base[:-1]
     positive_groups[-1] = int(has_positive.sum()) - class_base[-1]
+    tied = has_positive[group].bool() & ~positive if tied_negatives else None
     del has_positive
     # a cell's row: the first positive group at or below its score (its own when it is positive)
     row = before[group]
@@ -270,9 +269,13 @@ def _rank_chunk(scores: torch.Tensor, target: torch.Tensor, start: int, stop: in
                                         positive_groups)
     if num_rows == 0:
         return _RankedChunk(start, stop, None, row_class, class_base, 0)
-    # positives in rows [0, R), negatives in [R, 2R): sort the cells by (row, sample)
+    # positives in rows [0, R), negatives in [R, 2R) (tied ones in [2R, 3R) when asked):
+    # sort the cells by (row, sample)
     row += (~positive).to(torch.int64) * num_rows
-    del positive, label
+    if tied is not None:
+        row += tied.to(torch.int64) * num_rows
+    num_blocks = 2 if tied is None else 3
+    del positive, label, tied
     row, order = row[keep], order[keep]
     del keep
     shift = max(1, (num - 1).bit_length())
@@ -283,15 +286,16 @@ def _rank_chunk(scores: torch.Tensor, target: torch.Tensor, start: int, stop: in
     else:
         cells = cells.sort().values
     columns = cells.bitwise_and((1 << shift) - 1)
-    crow = torch.zeros(2 * num_rows + 1, dtype=torch.int64, device=device)
+    crow = torch.zeros(num_blocks * num_rows + 1, dtype=torch.int64, device=device)
     crow[1:] = torch.bincount(cells.bitwise_right_shift_(shift),
-                              minlength=2 * num_rows).cumsum(0)
+                              minlength=num_blocks * num_rows).cumsum(0)
     del cells
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # torch's notes that sparse CSR is in beta
         matrix = torch.sparse_csr_tensor(crow, columns,
                                          torch.ones(len(columns), dtype=dtype, device=device),
-                                         size=(2 * num_rows, num), check_invariants=False)
+                                         size=(num_blocks * num_rows, num),
+                                         check_invariants=False)
     return _RankedChunk(start, stop, matrix, row_class, class_base, num_rows)
 
 
@@ -326,6 +330,37 @@ def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torc
     n_pos = torch.zeros_like(out).index_add_(0, classes, new_positive)
     drawn = n_pos > 0
     out[drawn] = ap_sum[drawn] / n_pos[drawn]
+    return out.t()
+
+
+def _chunk_roc_auc(chunk: _RankedChunk, weights: torch.Tensor,
+                   negatives: torch.Tensor) -> torch.Tensor:
+    """(b, k) AUROC of the chunk's classes (its matrix built with ``tied_negatives``), with
+    ``weights`` (N, b) and ``negatives`` (k, b) each class's weighted negatives."""
+    num_classes = chunk.stop - chunk.start
+    out = torch.full((num_classes, weights.shape[1]), float('nan'), dtype=torch.float64,
+                     device=weights.device)
+    if chunk.matrix is None:
+        return out.t()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        sums = torch.sparse.mm(chunk.matrix, weights)  # (3R, b)
+    rows = chunk.num_rows
+    positive = sums[:rows].to(torch.float64)
+    tied = sums[2 * rows:].to(torch.float64)
+    at_or_above = sums[rows:2 * rows].to(torch.float64).add_(tied).cumsum_(0)
+    del sums
+    above = (chunk.class_base - 1).clamp(min=0)
+    first_class = (chunk.class_base == 0)[:, None]
+    at_or_above -= at_or_above[above].masked_fill_(first_class, 0)[chunk.row_class]
+    # negatives below the group, and half of those tied with it
+    below = negatives[chunk.row_class] - at_or_above
+    terms = positive * below.add_(tied, alpha=0.5)
+    classes = chunk.row_class
+    wins = torch.zeros_like(out).index_add_(0, classes, terms)
+    pairs = torch.zeros_like(out).index_add_(0, classes, positive).mul_(negatives)
+    drawn = pairs > 0
+    out[drawn] = wins[drawn] / pairs[drawn]
     return out.t()
 
 
@@ -380,6 +415,46 @@ def bootstrap_average_precision(scores: torch.Tensor, target: torch.Tensor, coun
                 [0.9167],
                 [   nan]], dtype=torch.float64)
     """
+    return _ranked_replicates(scores, target, counts, chunk_classes, chunk_replicates, 'ap')
+
+
+def bootstrap_roc_auc(scores: torch.Tensor, target: torch.Tensor, counts: torch.Tensor,
+                      chunk_classes: Optional[int] = None,
+                      chunk_replicates: Optional[int] = None) -> torch.Tensor:
+    """AUROC of every class in every bootstrap replicate: scikit-learn's ``roc_auc_score`` on
+    the resampled data (:mod:`~mmml_ext.functional.roc_auc`).
+
+    The ranking of :func:`bootstrap_average_precision`, with the negatives tied
+    with a positive group in rows of their own: with P_b(g) the weight of
+    group g's positives, NEG_b(>=g) the weighted negatives scoring at least its
+    score, TIE_b(g) those tied with it and Q_b all the class's negatives::
+
+        AUROC_b = sum_g P_b(g) (Q_b - NEG_b(>=g) + TIE_b(g) / 2) / (sum_g P_b(g) Q_b)
+
+    Args:
+        scores, target, counts, chunk_classes, chunk_replicates: As
+            :func:`bootstrap_average_precision`.
+
+    Returns:
+        torch.Tensor: (B, C) float64 AUROC in [0, 1]; NaN where the replicate
+        draws no positive or no negative of the class.
+
+    Examples:
+        >>> scores = torch.tensor([[0.9], [0.5], [0.5], [0.1]])
+        >>> target = torch.tensor([[1], [1], [0], [0]], dtype=torch.int8)
+        >>> counts = torch.tensor([[1, 1, 1, 1], [0, 2, 1, 1], [1, 1, 0, 0]])
+        >>> bootstrap_roc_auc(scores, target, counts)
+        tensor([[0.8750],
+                [0.7500],
+                [   nan]], dtype=torch.float64)
+    """
+    return _ranked_replicates(scores, target, counts, chunk_classes, chunk_replicates, 'auroc')
+
+
+def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch.Tensor,
+                       chunk_classes: Optional[int], chunk_replicates: Optional[int],
+                       statistic: str) -> torch.Tensor:
+    """(B, C) AP or AUROC of every replicate: rank each chunk of classes once, then weight."""
     check_scores_target(scores, target)
     num_samples, num_classes = scores.shape
     check_counts(counts, num_samples)
@@ -390,12 +465,14 @@ def bootstrap_average_precision(scores: torch.Tensor, target: torch.Tensor, coun
     dtype = _sum_dtype(counts)
     counts = counts.to(scores.device)
     chunks: List[_RankedChunk] = [
-        _rank_chunk(scores, target, start, min(start + chunk_classes, num_classes), dtype)
+        _rank_chunk(scores, target, start, min(start + chunk_classes, num_classes), dtype,
+                    tied_negatives=statistic == 'auroc')
         for start in range(0, num_classes, chunk_classes)]
     num_replicates = counts.shape[0]
     if chunk_replicates is None:
         # per replicate: N weights, and four float64 arrays of the chunk's positive groups
-        widest = max(num_samples, 5 * max(chunk.num_rows for chunk in chunks))
+        rows = max(chunk.num_rows for chunk in chunks) * (5 if statistic == 'ap' else 6)
+        widest = max(num_samples, rows)
         chunk_replicates = max(1, min(num_replicates, CHUNK_BYTES // (8 * widest)))
     out = torch.empty((num_replicates, num_classes), dtype=torch.float64, device=scores.device)
     for first in range(0, num_replicates, chunk_replicates):
@@ -403,7 +480,12 @@ def bootstrap_average_precision(scores: torch.Tensor, target: torch.Tensor, coun
         weights = torch.empty((num_samples, last - first), dtype=dtype, device=counts.device)
         weights.copy_(counts[first:last].t())  # (N, b)
         for chunk in chunks:
-            out[first:last, chunk.start:chunk.stop] = _chunk_average_precision(chunk, weights)
+            if statistic == 'ap':
+                value = _chunk_average_precision(chunk, weights)
+            else:  # each class's negatives drawn, (k, b), exact in the weights' dtype
+                negatives = (target[:, chunk.start:chunk.stop] == 0).t().to(dtype) @ weights
+                value = _chunk_roc_auc(chunk, weights, negatives.to(torch.float64))
+            out[first:last, chunk.start:chunk.stop] = value
     return out
 
 
@@ -464,69 +546,6 @@ def bootstrap_confusion(pred: torch.Tensor, target: torch.Tensor,
             for key, indicator in indicators.items():
                 torch.mm(weights, indicator, out=out[key][first:last, start:stop])
     return out
-
-
-def bootstrap_mean(values: torch.Tensor, counts: torch.Tensor,
-                   valid: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """The mean of a per-sample value in every replicate, over the samples that count.
-
-    ``mean_b = sum_n w_bn v_n / sum_n w_bn`` over valid samples n: the value's
-    mean on the resampled data (e.g. subset accuracy from the exact-match
-    indicator).
-
-    Args:
-        values (torch.Tensor): (N,) per-sample values (bool, integer or
-            floating), finite where valid; invalid ones are not read.
-        counts (torch.Tensor): (B, N) non-negative times each sample is drawn
-            in each replicate.
-        valid (torch.Tensor, optional): (N,) bool, False for samples that take
-            no part. Defaults to None (all take part).
-
-    Returns:
-        torch.Tensor: (B,) float64; NaN where a replicate draws no valid
-        sample.
-
-    Examples:
-        >>> values = torch.tensor([1., 0., 1., 5.])
-        >>> valid = torch.tensor([True, True, True, False])
-        >>> counts = torch.tensor([[1, 1, 1, 1], [0, 3, 1, 2], [0, 0, 0, 4]])
-        >>> bootstrap_mean(values, counts, valid)
-        tensor([0.6667, 0.2500,    nan], dtype=torch.float64)
-    """
-    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.numel() == 0:
-        raise ValueError('values must be a (N,) tensor with N >= 1, got '
-                         + (f'shape {tuple(values.shape)}' if isinstance(values, torch.Tensor)
-                            else type(values).__name__))
-    if values.is_complex():
-        raise ValueError(f'values must be real, got {values.dtype}')
-    num_samples = values.shape[0]
-    check_counts(counts, num_samples)
-    if valid is not None:
-        if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or \
-                valid.shape != values.shape:
-            raise ValueError(f'valid must be a bool tensor of the values shape ({num_samples},), '
-                             + (f'got {valid.dtype} {tuple(valid.shape)}'
-                                if isinstance(valid, torch.Tensor) else
-                                f'got {type(valid).__name__}'))
-        valid = valid.to(values.device)
-    values = values.double()
-    finite = torch.isfinite(values)
-    bad = ~finite if valid is None else valid & ~finite
-    if bool(bad.any()):
-        sample = int(bad.nonzero()[0])
-        raise ValueError(f'values must be finite where valid; sample {sample} is '
-                         f'{values[sample].item()}')
-    weight = torch.ones_like(values) if valid is None else valid.double()
-    columns = torch.stack([torch.where(weight > 0, values, torch.zeros_like(values)), weight], 1)
-    counts = counts.to(values.device)
-    num_replicates = counts.shape[0]
-    chunk = max(1, min(num_replicates, CHUNK_BYTES // (8 * num_samples)))
-    sums = torch.empty((num_replicates, 2), dtype=torch.float64, device=values.device)
-    for first in range(0, num_replicates, chunk):
-        torch.mm(counts[first:first + chunk].double(), columns, out=sums[first:first + chunk])
-    total, drawn = sums[:, 0], sums[:, 1]
-    return torch.where(drawn > 0, total / drawn.clamp(min=torch.finfo(torch.float64).tiny),
-                       torch.full_like(total, float('nan')))
 
 
 # ---------------------------------------------------------------- intervals

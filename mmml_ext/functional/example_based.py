@@ -13,7 +13,7 @@ A sample whose every label is ignored takes part in nothing. For Jaccard and
 example F1 a sample with P_i and T_i both empty scores ``zero_division``
 (0 by default, as scikit-learn).
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -64,19 +64,6 @@ def _counted(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
     return counted
 
 
-def exact_matches(pred: torch.Tensor, target: torch.Tensor, validate_args: bool = True):
-    """Per sample: whether its predicted set is its true set (over its non-ignored labels),
-    and whether it counts (it has a non-ignored label): the terms of subset accuracy.
-
-    Returns:
-        tuple: (N,) bool matches, (N,) bool counted.
-    """
-    if validate_args:
-        _check(pred, target)
-    terms = example_terms(pred, target)
-    return terms['n_wrong'] == 0, _counted(terms)
-
-
 def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_division: float = 0.0,
                           validate_args: bool = True) -> Dict[str, float]:
     """All example-based metrics at once, as fractions.
@@ -106,19 +93,57 @@ def example_based_metrics(pred: torch.Tensor, target: torch.Tensor, zero_divisio
 def reduce_example_terms(terms: Dict[str, torch.Tensor],
                          zero_division: float = 0.0) -> Dict[str, float]:
     """The example-based metrics (fractions) from :func:`example_terms` of all samples."""
-    counted = _counted(terms)
+    _counted(terms)  # a ValueError when no sample counts
+    return {key: float(value[0]) for key, value in
+            weighted_example_metrics(terms, None, zero_division).items()}
+
+
+def weighted_example_metrics(terms: Dict[str, torch.Tensor], weights: Optional[torch.Tensor],
+                             zero_division: float = 0.0) -> Dict[str, torch.Tensor]:
+    """The example-based metrics of weighted samples, one row of weights per replicate.
+
+    The one formula of the metrics, for the point estimate (``weights=None``,
+    each sample once) and for bootstrap replicates (row b of ``weights``: how
+    many times replicate b draws each sample): with w_i the weight of sample
+    i and the sums over the samples that count,
+
+        subset accuracy = sum_i w_i [P_i == T_i] / sum_i w_i
+        Hamming accuracy = 1 - sum_i w_i wrong_i / sum_i w_i valid_i
+
+    and Jaccard and example F1 as weighted means like subset accuracy.
+
+    Args:
+        terms (dict): :func:`example_terms` of the N samples.
+        weights (torch.Tensor, optional): (B, N) non-negative weights.
+            Defaults to None (one row of ones).
+        zero_division (float): See :func:`example_based_metrics`.
+
+    Returns:
+        dict: the five metrics, each a (B,) float64 tensor of fractions (B = 1
+        without ``weights``), NaN where a row weighs no sample that counts.
+
+    Examples:
+        >>> terms = example_terms(torch.tensor([[1, 0], [1, 1]]).bool(), torch.tensor([[1, 0], [0, 1]]))
+        >>> weighted_example_metrics(terms, torch.tensor([[1, 1], [0, 2]]))['subset_accuracy']
+        tensor([0.5000, 0.0000], dtype=torch.float64)
+    """
     hits, n_pred, n_true = terms['hits'], terms['n_pred'], terms['n_true']
+    counted = (terms['n_valid'] > 0).double()
     union = n_pred + n_true - hits
     empty = union == 0
     jaccard = torch.where(empty, torch.full_like(hits, zero_division), hits / union.clamp(min=1))
     f1 = torch.where(empty, torch.full_like(hits, zero_division),
                      2 * hits / (n_pred + n_true).clamp(min=1))
-    hamming_accuracy = 1 - terms['n_wrong'].sum().double() / terms['n_valid'].sum()
-    n_wrong, jaccard, f1 = terms['n_wrong'][counted], jaccard[counted], f1[counted]
-    return dict(
-        subset_accuracy=float((n_wrong == 0).double().mean()),
-        hamming_accuracy=float(hamming_accuracy),
-        hamming_loss=float(1 - hamming_accuracy),
-        jaccard=float(jaccard.mean()),
-        example_f1=float(f1.mean()),
-    )
+    columns = torch.stack([counted, (terms['n_wrong'] == 0).double() * counted,
+                           jaccard * counted, f1 * counted, terms['n_wrong'].double(),
+                           terms['n_valid'].double()], dim=1)  # (N, 6)
+    if weights is None:
+        sums = columns.sum(dim=0, keepdim=True)
+    else:
+        sums = weights.to(dtype=torch.float64, device=columns.device) @ columns
+    num, matched, jaccard, f1, wrong, valid = sums.unbind(dim=1)
+    nan = torch.full_like(num, float('nan'))
+    mean = lambda total: torch.where(num > 0, total / num.clamp(min=1e-300), nan)  # noqa: E731
+    hamming_accuracy = torch.where(valid > 0, 1 - wrong / valid.clamp(min=1e-300), nan)
+    return dict(subset_accuracy=mean(matched), hamming_accuracy=hamming_accuracy,
+                hamming_loss=1 - hamming_accuracy, jaccard=mean(jaccard), example_f1=mean(f1))

@@ -16,7 +16,6 @@ the scores with indices). Scores of another precision are ranked with
 """
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 #: the two low bits of a key: target + 1 (0 ignored, 1 negative, 2 positive)
@@ -56,13 +55,32 @@ _NEGATIVE_ZERO = -2**31  # the bits of -0.0 as an int32
 _LOW_31_BITS = 0x7FFFFFFF
 
 
-def _sort_keys(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(R, M) int64 keys of float32 scores and 1 / 0 / -1 targets, each row sorted ascending."""
+def score_order_keys(scores: torch.Tensor) -> torch.Tensor:
+    """int64 keys of float32 scores whose integer order is the scores' order.
+
+    The one ranking of the package (tie groups here, the bootstrap's ranking
+    in :mod:`~mmml_ext.functional.bootstrap`): the bits of each float32 score,
+    -0.0 read as +0.0, and a negative float's magnitude bits reversed, so that
+    equal keys are exactly equal scores. The keys lie in [-2**31, 2**31) and
+    leave the high bits free for a shift.
+
+    Args:
+        scores (torch.Tensor): Float32 scores of any shape and strides (CPU).
+
+    Returns:
+        torch.Tensor: int64 keys of the same shape.
+    """
     keys = torch.empty(scores.shape, dtype=torch.int64)
     keys.copy_(scores.view(torch.int32))  # any strides; torch tiles the transposition
     keys.masked_fill_(keys == _NEGATIVE_ZERO, 0)  # -0.0 ranks with +0.0
     # a negative float: the larger its magnitude, the smaller it is
     keys.bitwise_xor_((keys < 0).to(torch.int64).mul_(_LOW_31_BITS))
+    return keys
+
+
+def _sort_keys(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(R, M) int64 keys of float32 scores and 1 / 0 / -1 targets, each row sorted ascending."""
+    keys = score_order_keys(scores)
     codes = torch.empty(target.shape, dtype=torch.int8).copy_(target).add_(1)
     keys.bitwise_left_shift_(2).add_(codes)  # low bits: 0 ignored, 1 negative, 2 positive
     keys.numpy().sort(axis=1)  # in place: numpy's vectorised integer sort
