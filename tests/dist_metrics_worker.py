@@ -59,6 +59,8 @@ RICH_CFGS = [
     dict(type='MultiLabelCalibration'),
     dict(type='MultiLabelCalibration', num_bins=7, difficult_as='negative', prefix='cal7'),
     dict(type='MultiLabelAUROC', difficult_as='negative', prefix='auroc'),
+    dict(type='MultiLabelPrecisionAtRecall', min_recall=0.7, classwise=True, prefix='p_at_r'),
+    dict(type='MultiLabelRecallAtPrecision', min_precision=0.5),
 ]
 
 

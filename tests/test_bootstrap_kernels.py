@@ -322,3 +322,26 @@ def test_large_counts_are_added_exactly(draws):
             expected = average_precision_score(t[keep, c] == 1, s[keep, c],
                                                sample_weight=big[b].numpy()[keep])
             assert abs(float(ap[b, c]) - expected) < 1e-12
+
+
+def test_basic_and_logit_intervals_reflect_the_percentiles_about_the_point():
+    g = torch.Generator().manual_seed(3)
+    replicates = 60 + 3 * torch.randn(999, 4, generator=g, dtype=torch.float64)
+    replicates[::7, 3] = float('nan')  # left out, as by the percentile interval
+    point = torch.tensor([58.0, 60.0, 62.0, 61.0], dtype=torch.float64)
+    q_low, q_high = (np.nanpercentile(replicates.numpy(), q, axis=0) for q in (2.5, 97.5))
+    low, high = bs.bootstrap_interval(point, replicates, 'basic')
+    np.testing.assert_allclose(low.numpy(), 2 * point.numpy() - q_high, atol=1e-9)
+    np.testing.assert_allclose(high.numpy(), 2 * point.numpy() - q_low, atol=1e-9)
+    logit = lambda x: np.log(x / 100) - np.log1p(-x / 100)  # noqa: E731
+    expit = lambda x: 100 / (1 + np.exp(-x))  # noqa: E731
+    z = logit(replicates.numpy())
+    z_low, z_high = (np.nanpercentile(z, q, axis=0) for q in (2.5, 97.5))
+    low, high = bs.bootstrap_interval(point, replicates, 'logit-basic')
+    np.testing.assert_allclose(low.numpy(), expit(2 * logit(point.numpy()) - z_high), atol=1e-9)
+    np.testing.assert_allclose(high.numpy(), expit(2 * logit(point.numpy()) - z_low), atol=1e-9)
+    near_one = torch.tensor([99.9]), torch.full((50, 1), 99.99, dtype=torch.float64)
+    low, high = bs.bootstrap_interval(*near_one, 'logit-basic')
+    assert 0 < low.item() <= high.item() < 100  # the logit scale keeps it inside (0, 100)
+    with pytest.raises(ValueError, match='method must be one of'):
+        bs.bootstrap_interval(point, replicates, 'bca')

@@ -33,7 +33,8 @@ def test_custom_imports_registers_the_plugin():
 
 PLUGIN_NAMES = dict(  # every name the plugin registers, by registry
     METRICS=['MultiLabelPRF', 'SubsetAccuracy', 'MeanAP', 'MultiLabelRanking', 'TunedThresholdF1',
-             'MultiLabelCalibration', 'MultiLabelAUROC'],
+             'MultiLabelCalibration', 'MultiLabelAUROC', 'MultiLabelPrecisionAtRecall',
+             'MultiLabelRecallAtPrecision'],
     MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
             'DistributionBalancedLoss', 'ImbalancedMultiLabelHead', 'MultiLabelBCELoss',
             'HillLoss', 'SPLCLoss', 'LargeLossRejection'],

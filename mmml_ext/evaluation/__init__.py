@@ -6,6 +6,7 @@ comparison's interval columns (:mod:`~mmml_ext.evaluation.interval_statistics`).
 from .ap_metrics import MeanAP
 from .prf_metrics import MultiLabelPRF, SubsetAccuracy
 from .auroc_metric import MultiLabelAUROC  # noqa: I100 (registration order)
+from .operating_point_metrics import MultiLabelPrecisionAtRecall, MultiLabelRecallAtPrecision
 from .calibration_metric import MultiLabelCalibration  # noqa: I100 (registration order)
 from .base import BaseMultiLabelMetric
 from .context import EvalContext
@@ -15,5 +16,6 @@ from .threshold_tuning import TunedThresholdF1
 
 __all__ = [
     'BaseMultiLabelMetric', 'EvalContext', 'EvaluationRows', 'MeanAP', 'MultiLabelPRF',
-    'SubsetAccuracy', 'MultiLabelAUROC', 'MultiLabelRanking', 'MultiLabelCalibration', 'TunedThresholdF1'
+    'SubsetAccuracy', 'MultiLabelAUROC', 'MultiLabelPrecisionAtRecall',
+    'MultiLabelRecallAtPrecision', 'MultiLabelRanking', 'MultiLabelCalibration', 'TunedThresholdF1'
 ]

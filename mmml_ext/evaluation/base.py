@@ -74,6 +74,11 @@ class BaseMultiLabelMetric(BaseMetric):
     INTERVAL_KEYS: Dict[str, Tuple[str, ...]] = {}
     #: Those of the keys where a smaller number is the better one.
     LOWER_IS_BETTER: Tuple[str, ...] = ()
+    #: The bootstrap interval of a single run's (or setting's) key, by key
+    #: (:data:`~mmml_ext.functional.bootstrap.INTERVAL_METHODS`), chosen by the
+    #: coverage study (docs/experiments.md); ``'percentile'`` where not given.
+    #: Differences between runs always take the percentile interval.
+    INTERVAL_METHOD: Dict[str, str] = {}
     #: Whether the comparison also gives these intervals for a test that did
     #: not have the metric (with its defaults); else only where the test had it.
     COMPARED_BY_DEFAULT = False

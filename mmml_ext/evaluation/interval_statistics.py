@@ -10,6 +10,8 @@ classes own those values: a registered
   for, by family (a family is one setting of the metric whose settings the
   test's ``test_predictions.npz`` keeps: :meth:`statistics_settings`);
 - ``LOWER_IS_BETTER``: those of its keys where a smaller number is better;
+- ``INTERVAL_METHOD``: ``{key: method}``, the interval of a single run's key,
+  where the coverage study found the percentile interval wrong;
 - ``COMPARED_BY_DEFAULT``: whether a test without the metric gets its
   intervals too, with the metric's defaults (False: only the tests that had it);
 - :meth:`replicate_values` ``(family, settings, data)``: the keys' values (fractions) in
@@ -93,6 +95,15 @@ def lower_is_better() -> Tuple[str, ...]:
     """The keys where a smaller number is the better one."""
     return tuple(key for metric in set(interval_owners().values())
                  for key in metric.LOWER_IS_BETTER)
+
+
+def interval_methods() -> Dict[str, str]:
+    """Key -> the interval method its metric declares (``INTERVAL_METHOD``; percentile else)."""
+    methods = {}
+    for family, metric in interval_owners().items():
+        for key in metric.INTERVAL_KEYS[family]:
+            methods.setdefault(key, metric.INTERVAL_METHOD.get(key, 'percentile'))
+    return methods
 
 
 def replicate_values(predictions: TestPredictions, counts: torch.Tensor,

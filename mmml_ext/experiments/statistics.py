@@ -33,8 +33,9 @@ import numpy as np
 import torch
 
 from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS
-from ..evaluation.interval_statistics import interval_keys, lower_is_better, replicate_values
-from ..functional.bootstrap import bootstrap_counts, percentile_interval
+from ..evaluation.interval_statistics import (interval_keys, interval_methods, lower_is_better,
+                                              replicate_values)
+from ..functional.bootstrap import bootstrap_counts, bootstrap_interval
 from ..functional.calibration import reliability_bins
 from ..run_facts import test_predictions
 from ..run_facts.test_predictions import TestPredictions
@@ -64,7 +65,7 @@ class SettingStatistics:
     replicates: Dict[str, torch.Tensor] = field(default_factory=dict)
 
     def interval(self, metric: str) -> Tuple[float, float]:
-        return _interval(self.replicates[metric])
+        return _interval(self.point[metric], self.replicates[metric], metric)
 
 
 @dataclass
@@ -98,8 +99,13 @@ class ComparisonStatistics:
     notes: List[str] = field(default_factory=list)
 
 
-def _interval(replicates: torch.Tensor) -> Tuple[float, float]:
-    low, high = percentile_interval(replicates, LEVEL)
+def _interval(point: float, replicates: torch.Tensor,
+              metric: Optional[str] = None) -> Tuple[float, float]:
+    """The interval of one key (its metric's declared method), or of a difference
+    (``metric=None``: percentile)."""
+    method = 'percentile' if metric is None else interval_methods().get(metric, 'percentile')
+    low, high = bootstrap_interval(torch.tensor(point, dtype=torch.float64), replicates, method,
+                                   LEVEL)
     return float(low), float(high)
 
 
@@ -170,8 +176,9 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
         points[record.name] = {key: float(value[0]) for key, value in point.items()}
         per_run[record.name] = replicates
         result.run_settings[record.name] = record.setting or record.name
-        result.runs[record.name] = {key: (points[record.name][key], *_interval(value))
-                                    for key, value in replicates.items()}
+        result.runs[record.name] = {
+            key: (points[record.name][key], *_interval(points[record.name][key], value, key))
+            for key, value in replicates.items()}
         settings = predictions.family('calibration')
         scores = torch.from_numpy(np.ascontiguousarray(predictions.scores))
         target = torch.from_numpy(np.ascontiguousarray(
@@ -213,7 +220,8 @@ def _differences(result: ComparisonStatistics, baseline: str) -> None:
             if metric not in base.replicates:
                 continue
             diff = setting.replicates[metric] - base.replicates[metric]
-            deltas[metric] = (setting.point[metric] - base.point[metric], *_interval(diff))
+            delta = setting.point[metric] - base.point[metric]
+            deltas[metric] = (delta, *_interval(delta, diff))
             result.valid[(f'{setting.name} - {name}', metric)] = _valid_share(diff)
         result.deltas[setting.name] = deltas
 

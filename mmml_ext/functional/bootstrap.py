@@ -65,6 +65,8 @@ import numpy as np
 import torch
 
 from .checks import check_scores_target, check_target
+from .operating_points import STATISTICS as OPERATING_POINTS
+from .operating_points import best_points, check_level
 from .tie_groups import classes_per_chunk, score_order_keys
 
 #: Working memory of one chunk (replicates x samples arrays), in bytes.
@@ -364,6 +366,41 @@ def _chunk_roc_auc(chunk: _RankedChunk, weights: torch.Tensor,
     return out.t()
 
 
+def _chunk_operating_point(chunk: _RankedChunk, weights: torch.Tensor, statistic: str,
+                           level: float) -> torch.Tensor:
+    """(b, k) precision at recall (or recall at precision) of the chunk's classes."""
+    num_classes = chunk.stop - chunk.start
+    num_replicates = weights.shape[1]
+    out = torch.full((num_classes, num_replicates), float('nan'), dtype=torch.float64,
+                     device=weights.device)
+    if chunk.matrix is None:
+        return out.t()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        sums = torch.sparse.mm(chunk.matrix, weights)  # (2R, b)
+    rows = chunk.num_rows
+    new_positive = sums[:rows].to(torch.float64)
+    counted = sums[rows:].to(torch.float64)
+    del sums
+    tp = new_positive.cumsum(0)
+    counted.add_(new_positive).cumsum_(0)
+    above = (chunk.class_base - 1).clamp(min=0)
+    first_class = (chunk.class_base == 0)[:, None]
+    tp -= tp[above].masked_fill_(first_class, 0)[chunk.row_class]
+    counted -= counted[above].masked_fill_(first_class, 0)[chunk.row_class]
+    n_pos = torch.zeros_like(out).index_add_(0, chunk.row_class, new_positive)  # (k, b)
+    precision = tp / counted  # NaN where nothing is drawn at or above the group: no candidate
+    recall = tp / n_pos[chunk.row_class]
+    owner = (chunk.row_class[:, None] * num_replicates
+             + torch.arange(num_replicates, device=weights.device)).flatten()
+    value, _ = best_points(precision.flatten(), recall.flatten(), torch.zeros_like(
+        precision).flatten(), owner, num_classes * num_replicates, statistic, level)
+    value = value.view(num_classes, num_replicates)
+    drawn = n_pos > 0
+    out[drawn] = value[drawn]
+    return out.t()
+
+
 def _sum_dtype(counts: torch.Tensor) -> torch.dtype:
     """float32 when it adds the counts of every replicate exactly, else float64."""
     if counts.dtype == torch.bool:
@@ -451,10 +488,44 @@ def bootstrap_roc_auc(scores: torch.Tensor, target: torch.Tensor, counts: torch.
     return _ranked_replicates(scores, target, counts, chunk_classes, chunk_replicates, 'auroc')
 
 
+def bootstrap_operating_point(scores: torch.Tensor, target: torch.Tensor, counts: torch.Tensor,
+                              statistic: str, level: float,
+                              chunk_classes: Optional[int] = None,
+                              chunk_replicates: Optional[int] = None) -> torch.Tensor:
+    """Precision at a fixed recall (or recall at a fixed precision) of every class in every
+    replicate (:func:`~mmml_ext.functional.operating_points.operating_point` of the resampled
+    data), from the positive groups of :func:`bootstrap_average_precision`'s ranking.
+
+    Args:
+        scores, target, counts, chunk_classes, chunk_replicates: As
+            :func:`bootstrap_average_precision`.
+        statistic (str): ``'precision_at_recall'`` or ``'recall_at_precision'``.
+        level (float): The fixed recall (or precision), in [0, 1].
+
+    Returns:
+        torch.Tensor: (B, C) float64 fractions; NaN where the replicate draws
+        no positive of the class.
+
+    Examples:
+        >>> scores = torch.tensor([[0.9], [0.8], [0.7], [0.6], [0.2]])
+        >>> target = torch.tensor([[1], [0], [1], [0], [1]])
+        >>> counts = torch.tensor([[1, 1, 1, 1, 1], [0, 2, 1, 0, 1]])
+        >>> bootstrap_operating_point(scores, target, counts, 'precision_at_recall', 0.6)
+        tensor([[0.6667],
+                [0.5000]], dtype=torch.float64)
+    """
+    if statistic not in OPERATING_POINTS:
+        raise ValueError(f'statistic must be one of {OPERATING_POINTS}, got {statistic!r}')
+    check_level(level, 'level')
+    return _ranked_replicates(scores, target, counts, chunk_classes, chunk_replicates,
+                              (statistic, float(level)))
+
+
 def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch.Tensor,
                        chunk_classes: Optional[int], chunk_replicates: Optional[int],
-                       statistic: str) -> torch.Tensor:
-    """(B, C) AP or AUROC of every replicate: rank each chunk of classes once, then weight."""
+                       statistic) -> torch.Tensor:
+    """(B, C) AP, AUROC or an operating point (``(statistic, level)``) of every replicate:
+    rank each chunk of classes once, then weight."""
     check_scores_target(scores, target)
     num_samples, num_classes = scores.shape
     check_counts(counts, num_samples)
@@ -471,7 +542,7 @@ def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch
     num_replicates = counts.shape[0]
     if chunk_replicates is None:
         # per replicate: N weights, and four float64 arrays of the chunk's positive groups
-        rows = max(chunk.num_rows for chunk in chunks) * (5 if statistic == 'ap' else 6)
+        rows = max(chunk.num_rows for chunk in chunks) * (6 if statistic == 'auroc' else 5)
         widest = max(num_samples, rows)
         chunk_replicates = max(1, min(num_replicates, CHUNK_BYTES // (8 * widest)))
     out = torch.empty((num_replicates, num_classes), dtype=torch.float64, device=scores.device)
@@ -482,6 +553,8 @@ def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch
         for chunk in chunks:
             if statistic == 'ap':
                 value = _chunk_average_precision(chunk, weights)
+            elif isinstance(statistic, tuple):
+                value = _chunk_operating_point(chunk, weights, *statistic)
             else:  # each class's negatives drawn, (k, b), exact in the weights' dtype
                 negatives = (target[:, chunk.start:chunk.stop] == 0).t().to(dtype) @ weights
                 value = _chunk_roc_auc(chunk, weights, negatives.to(torch.float64))
@@ -595,3 +668,65 @@ def percentile_interval(replicates: torch.Tensor,
         return empty, empty.clone()
     bounds = torch.nanquantile(values.reshape(values.shape[0], -1), q, dim=0)
     return bounds[0].reshape(values.shape[1:]), bounds[1].reshape(values.shape[1:])
+
+
+#: interval methods of :func:`bootstrap_interval`
+INTERVAL_METHODS = ('percentile', 'basic', 'logit-basic')
+
+
+def bootstrap_interval(point: torch.Tensor, replicates: torch.Tensor, method: str = 'percentile',
+                       level: float = 0.95, bounds: Tuple[float, float] = (0.0, 100.0)
+                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A bootstrap interval of each statistic from its point estimate and its replicates.
+
+    With q_a the a-quantile of the replicates (NaN replicates left out) and
+    a = (1 - level) / 2:
+
+    - ``'percentile'``: [q_a, q_(1-a)];
+    - ``'basic'`` (reverse percentile): [2 t - q_(1-a), 2 t - q_a], t the point
+      estimate: where the replicates sit above the point (a statistic biased
+      upward, as the sample AP), the interval moves down by as much;
+    - ``'logit-basic'``: the basic interval on the logit scale of a statistic
+      bounded by ``bounds`` (percent: (0, 100)), mapped back, so that it
+      stays inside them. A point or replicate on a bound is moved inside by
+      1e-6 of the range.
+
+    Which method each metric uses is chosen by the coverage study
+    (tools/benchmarks/coverage_study.py, docs/experiments.md).
+
+    Args:
+        point (torch.Tensor): (...) point estimates.
+        replicates (torch.Tensor): (B, ...) replicates.
+        method (str): One of :data:`INTERVAL_METHODS`. Defaults to ``'percentile'``.
+        level (float): Coverage in (0, 1). Defaults to 0.95.
+        bounds (tuple): The statistic's range, for ``'logit-basic'``.
+
+    Returns:
+        tuple: ``(low, high)``, float64 tensors of the shape of ``point``.
+
+    Examples:
+        >>> replicates = torch.tensor([[50.], [52.], [54.], [56.], [58.]])
+        >>> low, high = bootstrap_interval(torch.tensor([52.]), replicates, 'basic', 0.5)
+        >>> low.tolist(), high.tolist()
+        ([48.0], [52.0])
+    """
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f'method must be one of {INTERVAL_METHODS}, got {method!r}')
+    point = torch.as_tensor(point, dtype=torch.float64)
+    if method == 'percentile':
+        return percentile_interval(replicates, level)
+    if method == 'basic':
+        low, high = percentile_interval(replicates, level)
+        return 2 * point - high, 2 * point - low
+    lowest, highest = (float(b) for b in bounds)
+    span = highest - lowest
+    eps = 1e-6 * span
+
+    def logit(x: torch.Tensor) -> torch.Tensor:
+        x = (x.double() - lowest).clamp(eps, span - eps) / span
+        return torch.log(x) - torch.log1p(-x)
+
+    low, high = percentile_interval(logit(replicates), level)
+    centre = logit(point)
+    return (lowest + span * torch.sigmoid(2 * centre - high),
+            lowest + span * torch.sigmoid(2 * centre - low))
