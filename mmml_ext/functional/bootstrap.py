@@ -301,20 +301,15 @@ def _rank_chunk(scores: torch.Tensor, target: torch.Tensor, start: int, stop: in
     return _RankedChunk(start, stop, matrix, row_class, class_base, num_rows)
 
 
-def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torch.Tensor:
-    """(b, k) AP of the chunk's classes, with ``weights`` (N, b) the replicates' counts."""
-    num_classes = chunk.stop - chunk.start
-    num_replicates = weights.shape[1]
-    out = torch.full((num_classes, num_replicates), float('nan'), dtype=torch.float64,
-                     device=weights.device)
-    if chunk.matrix is None:
-        return out.t()
+def _positive_group_sums(chunk: _RankedChunk, weights: torch.Tensor):
+    """Per positive group and replicate, (R, b) float64: the weight of the group's positives,
+    and the weighted positives and counted samples scoring at least the group's score."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         sums = torch.sparse.mm(chunk.matrix, weights)  # (2R, b): each group's positives, others
     rows = chunk.num_rows
     new_positive = sums[:rows].to(torch.float64)
-    counted = sums[rows:].to(torch.float64)
+    counted = sums[rows:2 * rows].to(torch.float64)
     del sums
     tp = new_positive.cumsum(0)
     counted.add_(new_positive).cumsum_(0)
@@ -323,6 +318,18 @@ def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torc
     first_class = (chunk.class_base == 0)[:, None]
     tp -= tp[above].masked_fill_(first_class, 0)[chunk.row_class]
     counted -= counted[above].masked_fill_(first_class, 0)[chunk.row_class]
+    return new_positive, tp, counted
+
+
+def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torch.Tensor:
+    """(b, k) AP of the chunk's classes, with ``weights`` (N, b) the replicates' counts."""
+    num_classes = chunk.stop - chunk.start
+    num_replicates = weights.shape[1]
+    out = torch.full((num_classes, num_replicates), float('nan'), dtype=torch.float64,
+                     device=weights.device)
+    if chunk.matrix is None:
+        return out.t()
+    new_positive, tp, counted = _positive_group_sums(chunk, weights)
     # a group with no positive drawn adds 0 (its count may be 0 too)
     counted.masked_fill_(counted == 0, 1)
     terms = tp.mul_(new_positive).div_(counted)
@@ -375,19 +382,7 @@ def _chunk_operating_point(chunk: _RankedChunk, weights: torch.Tensor, statistic
                      device=weights.device)
     if chunk.matrix is None:
         return out.t()
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        sums = torch.sparse.mm(chunk.matrix, weights)  # (2R, b)
-    rows = chunk.num_rows
-    new_positive = sums[:rows].to(torch.float64)
-    counted = sums[rows:].to(torch.float64)
-    del sums
-    tp = new_positive.cumsum(0)
-    counted.add_(new_positive).cumsum_(0)
-    above = (chunk.class_base - 1).clamp(min=0)
-    first_class = (chunk.class_base == 0)[:, None]
-    tp -= tp[above].masked_fill_(first_class, 0)[chunk.row_class]
-    counted -= counted[above].masked_fill_(first_class, 0)[chunk.row_class]
+    new_positive, tp, counted = _positive_group_sums(chunk, weights)
     n_pos = torch.zeros_like(out).index_add_(0, chunk.row_class, new_positive)  # (k, b)
     precision = tp / counted  # NaN where nothing is drawn at or above the group: no candidate
     recall = tp / n_pos[chunk.row_class]
