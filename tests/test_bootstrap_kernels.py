@@ -343,5 +343,7 @@ def test_basic_and_logit_intervals_reflect_the_percentiles_about_the_point():
     near_one = torch.tensor([99.9]), torch.full((50, 1), 99.99, dtype=torch.float64)
     low, high = bs.bootstrap_interval(*near_one, 'logit-basic')
     assert 0 < low.item() <= high.item() < 100  # the logit scale keeps it inside (0, 100)
+    perfect = torch.tensor([100.0]), torch.full((50, 1), 100.0, dtype=torch.float64)
+    assert [v.item() for v in bs.bootstrap_interval(*perfect, 'logit-basic')] == [100.0, 100.0]
     with pytest.raises(ValueError, match='method must be one of'):
         bs.bootstrap_interval(point, replicates, 'bca')

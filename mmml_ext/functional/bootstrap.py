@@ -683,8 +683,8 @@ def bootstrap_interval(point: torch.Tensor, replicates: torch.Tensor, method: st
       upward, as the sample AP), the interval moves down by as much;
     - ``'logit-basic'``: the basic interval on the logit scale of a statistic
       bounded by ``bounds`` (percent: (0, 100)), mapped back, so that it
-      stays inside them. A point or replicate on a bound is moved inside by
-      1e-6 of the range.
+      stays inside them. A replicate on a bound is moved inside by 1e-6 of
+      the range; a point on a bound takes its percentile interval.
 
     Which method each metric uses is chosen by the coverage study
     (tools/benchmarks/coverage_study.py, docs/experiments.md).
@@ -723,5 +723,11 @@ def bootstrap_interval(point: torch.Tensor, replicates: torch.Tensor, method: st
 
     low, high = percentile_interval(logit(replicates), level)
     centre = logit(point)
-    return (lowest + span * torch.sigmoid(2 * centre - high),
-            lowest + span * torch.sigmoid(2 * centre - low))
+    low, high = (lowest + span * torch.sigmoid(2 * centre - high),
+                 lowest + span * torch.sigmoid(2 * centre - low))
+    # a point on a bound (AP 100) has no logit to reflect about: its percentile interval
+    on_bound = (point <= lowest) | (point >= highest)
+    if bool(on_bound.any()):
+        plain_low, plain_high = percentile_interval(replicates, level)
+        low, high = torch.where(on_bound, plain_low, low), torch.where(on_bound, plain_high, high)
+    return low, high

@@ -1,0 +1,783 @@
+"""Coverage of the bootstrap intervals: how often each 95 % interval method contains the truth.
+
+    python tools/benchmarks/coverage_study.py --check-truth [--check-images 200000]
+    python tools/benchmarks/coverage_study.py [--sizes 200x20,200x80,5000x20,5000x80]
+        [--profiles balanced,long-tailed] [--sets 500] [--replicates 1000] [--seed 0]
+        [--jackknife-rows 500] [--budget-s SECONDS] [--out /tmp/coverage/results.json]
+
+The comparisons of the project put a 95 % interval on every test metric (and on
+the paired difference of two runs) by a bootstrap over the test images
+(:mod:`mmml_ext.experiments.statistics`). An interval method is only as good as
+its *coverage*: the share of test sets whose interval contains the true
+(population) value, which should be 95 %. This script measures it, on
+simulated test sets drawn from populations whose true metric values are known
+in closed form (or by one-dimensional numerical integration), so no Monte Carlo
+truth is needed.
+
+**Populations.** C classes, class c with prevalence pi_c; every label is an
+independent Bernoulli(pi_c) draw (independent over images and classes). Two
+frequency profiles:
+
+- ``balanced``: pi_c = 0.15 for every class;
+- ``long-tailed``: pi_c geometric from 0.40 (class 0) down to 0.02 (class C-1).
+  Training counts (for head / medium / tail mAP) are ``round(2000 pi_c)``,
+  i.e. 800 ... 40, with group bounds (100, 300): tail pi_c < 0.05, medium
+  0.05 <= pi_c <= 0.15, head pi_c > 0.15, about a third of the classes each.
+  The balanced profile has no training counts, so no group mAPs.
+
+Model A has a latent score per cell: z ~ N(0, 1) for a negative and
+N(d_c, 1) for a positive, where the separations d_c run linearly from 0.5
+(weak) to 3.0 (strong) and are shuffled against the prevalences with a fixed
+seed. The stored score is the float32 probability p = sigmoid(a z + b_c) with
+the slope a = 2.0 and b_c = logit(pi_c) - a d_c / 2. This offset makes p equal
+to the true posterior P(y = 1 | z) at the midpoint z = d_c / 2 (there the
+posterior log-odds are logit(pi_c)); a classifier whose slope a equals d_c is
+then perfectly calibrated. With one slope for all classes, weak classes
+(d_c < 2) are over-confident and strong ones under-confident, and the pooled
+ECE is 1.7 to 2.8 % (model A): neither 0 nor huge. (With a = 1.5 the over- and
+under-confident classes cancel in the pooled bins and the ECE is 0.2 to 0.6 %,
+below the noise of a sample ECE at N = 200.)
+
+Model B is scored on the same images and labels:
+z_B = d_B,c y + rho e_A + sqrt(1 - rho^2) e_B (e_A the noise of model A, e_B
+fresh, both standard normal, rho = 0.7), with d_B,c = d_c + 0.3 on a fixed
+random half of the classes and d_c on the others, and the same a and b_c. Its
+marginal is model A's with d_B in place of d, so its truths are closed form
+too, and the true difference of a metric is truth(B) - truth(A).
+
+Per-class "tuned" thresholds (``CF1_tuned``, ``OF1_tuned``): each model's
+population F1-optimal threshold of each class (float32, put in the
+predictions' ``thresholds`` and in ``settings['prf_tuned']``), fixed for all
+test sets, as thresholds tuned on a large validation set would be.
+
+**Truths** (percent). With tpr_c(t) = 1 - Phi(t - d_c), fpr_c(t) = 1 - Phi(t)
+at a threshold t on z (a probability threshold s is z > (logit(s) - b_c) / a):
+
+- AP_c = integral of precision(t) d recall(t)
+  = integral over t of pi tpr / (pi tpr + (1 - pi) fpr) phi(t - d) dt
+  (the limit of scikit-learn's step-wise AP); mAP the mean over the classes,
+  head / medium / tail mAP the mean over the group's classes
+  (:func:`mmml_ext.evaluation.ap_metrics.frequency_groups`);
+- AUROC_c = Phi(d_c / sqrt(2)), macro mean (checked only when the metric
+  function returns an ``AUROC`` key);
+- at a threshold (0.5, or the tuned one): P_c = pi tpr / (pi tpr + (1 - pi) fpr),
+  R_c = tpr; CF1 = 2 CP CR / (CP + CR) with CP, CR the class means (the
+  papers' CF1); OP = sum pi tpr / sum (pi tpr + (1 - pi) fpr),
+  OR = sum pi tpr / sum pi, OF1 their harmonic mean;
+- subset accuracy (exact match at 0.5) = prod_c [pi tpr + (1 - pi)(1 - fpr)];
+- ECE (15 equal-width bins of p over all N C cells): per bin m,
+  gap_m = sum_c E[(y - p) 1(p in m)] for class c's mixture, and
+  ECE = sum_m |gap_m| / C.
+
+AP and ECE are integrated numerically (a 20,001-point trapezoid grid for AP,
+256-node Gauss-Legendre per class and bin for ECE). ``--check-truth`` checks
+every truth against one very large sample (``--check-images``, default 200,000)
+computed through the project's metric function, with a bootstrap standard
+error of that sample; the difference should be within about 0.2 points.
+
+**The study.** For each setting (N images x C classes x profile), M test sets
+(``--sets``; ``--budget-s`` stops a setting early) are drawn independently.
+For each: the point estimate of every metric of A and B (a row of ones),
+``--replicates`` bootstrap replicates (:func:`bootstrap_counts`, the same
+counts for A and B: paired; B - A per replicate for the difference), and the
+jackknife (leave-one-image-out) values for the BCa acceleration: all N rows
+when N <= ``--jackknife-rows``, else that many randomly chosen leave-one-out
+rows, with the acceleration scaled by sqrt(rows / N) (the sums of the
+jackknife formula grow with the number of rows). Everything goes through one
+call of the project's metric function per model and test set.
+
+**Interval methods** (level 95 %, NaN replicates left out as the project does;
+each a pure function of the (R,) replicates and the point estimate):
+
+- ``percentile``: the 2.5 / 97.5 percentiles of the replicates (today's);
+- ``basic``: [2 theta - q97.5, 2 theta - q2.5] (the reverse percentile);
+- ``BC``: percentiles at Phi(2 z0 + z_alpha), z0 = Phi^-1(share of
+  replicates below theta, ties counted half, kept within [1/(2R), 1 - 1/(2R)]);
+- ``BCa``: percentiles at Phi(z0 + (z0 + z_alpha) / (1 - acc (z0 + z_alpha)))
+  with the jackknife acceleration acc = sum d^3 / (6 (sum d^2)^1.5),
+  d_i = mean of the leave-one-out values - the i-th;
+- ``normal``: theta +- 1.96 sd(replicates);
+- ``normal-bc``: the same around the bootstrap bias-corrected estimate
+  2 theta - mean(replicates);
+- ``logit-basic``: the basic interval on the scale logit(x / 100) (x clipped
+  to [1e-6, 1 - 1e-6] first), transformed back; for a metric in [0, 100],
+  so not for differences.
+
+(Percentile, BC and BCa intervals do not change under a monotone transform,
+so they have no logit variant.)
+
+**Report.** Per (setting, model A / model B / difference B - A, metric,
+method): the coverage with its Monte Carlo standard error sqrt(p (1 - p) / M),
+the share of sets whose interval lies wholly above the truth (missed from
+above) and wholly below it, and the mean width; per metric also the truth, the
+bias of the point estimate (mean over the sets of estimate - truth) and that of
+the bootstrap bias-corrected estimate 2 theta - mean(replicates) (the simplest
+less biased AP estimate; it removes only part of the small-sample bias of AP,
+see the results), its standard deviation over the sets against the mean
+bootstrap standard error, and the share of NaN replicates. A metric whose replicates are NaN in more than
+5 % of the replicates of a set (a tail group with no positive drawn) supports
+no statement there (:data:`MIN_VALID_SHARE`); the share of such sets is
+reported. A set whose point estimate is NaN has no interval and is left out
+of that metric's coverage (the count of sets with an interval is given).
+Written as JSON (``--out``) and as Markdown beside it (``.md``), also printed.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+for _name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ.setdefault(_name, '1')  # before numpy / torch load their thread pools
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from scipy import special, stats  # noqa: E402
+
+from mmml_ext.evaluation.ap_metrics import frequency_groups  # noqa: E402
+from mmml_ext.functional.bootstrap import bootstrap_counts  # noqa: E402
+from mmml_ext.run_facts.test_predictions import TestPredictions  # noqa: E402
+
+from mmml_ext.evaluation.interval_statistics import replicate_values  # noqa: E402
+
+LEVEL = 0.95
+#: below this share of non-NaN replicates an interval supports no statement (as the project)
+MIN_VALID_SHARE = 0.95
+PROFILES = ('balanced', 'long-tailed')
+SLOPE = 2.0
+RHO = 0.7
+DELTA = 0.3
+SEPARATION_RANGE = (0.5, 3.0)
+LONG_TAIL_RANGE = (0.40, 0.02)
+BALANCED_PREVALENCE = 0.15
+TRAIN_IMAGES = 2000  # training counts: round(TRAIN_IMAGES * pi_c)
+GROUP_BOUNDS = (100, 300)
+NUM_BINS = 15
+LOGIT_EPS = 1e-6
+TARGETS = ('A', 'B', 'B-A')
+
+
+# ---------------------------------------------------------------- populations and truths
+
+@dataclass
+class Population:
+    """One simulated population (see the module docstring).
+
+    Attributes:
+        profile (str): ``balanced`` or ``long-tailed``.
+        prevalence (np.ndarray): (C,) pi_c.
+        separation (dict): Model ``A`` / ``B`` -> (C,) d_c of that model.
+        offset (np.ndarray): (C,) b_c, shared by both models.
+        thresholds (dict): Model -> (C,) float32 population F1-optimal thresholds.
+        train_class_counts (np.ndarray, optional): (C,) int64 training counts
+            (long-tailed only).
+        slope (float): a.
+        rho (float): Correlation of the two models' noise.
+    """
+    profile: str
+    prevalence: np.ndarray
+    separation: Dict[str, np.ndarray]
+    offset: np.ndarray
+    thresholds: Dict[str, np.ndarray] = field(default_factory=dict)
+    train_class_counts: Optional[np.ndarray] = None
+    slope: float = SLOPE
+    rho: float = RHO
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.prevalence)
+
+    def describe(self) -> dict:
+        """The population's parameters, for the JSON."""
+        return dict(profile=self.profile, classes=self.num_classes, slope=self.slope,
+                    rho=self.rho, group_bounds=list(GROUP_BOUNDS),
+                    prevalence=self.prevalence.round(5).tolist(),
+                    separation_A=self.separation['A'].round(5).tolist(),
+                    separation_B=self.separation['B'].round(5).tolist(),
+                    offset=self.offset.round(5).tolist(),
+                    thresholds_A=[float(v) for v in self.thresholds['A']],
+                    thresholds_B=[float(v) for v in self.thresholds['B']],
+                    train_class_counts=None if self.train_class_counts is None else
+                    self.train_class_counts.tolist())
+
+
+def make_population(profile: str, num_classes: int, seed: int = 0) -> Population:
+    """The population of a profile at C classes; ``seed`` fixes the shuffles.
+
+    Args:
+        profile (str): ``balanced`` or ``long-tailed``.
+        num_classes (int): C.
+        seed (int): Seed of the shuffle of the separations and of the classes
+            that model B improves.
+
+    Returns:
+        Population: With both models' F1-optimal thresholds.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f'profile must be one of {PROFILES}, got {profile!r}')
+    rng = np.random.default_rng([seed, num_classes, PROFILES.index(profile)])
+    if profile == 'balanced':
+        prevalence = np.full(num_classes, BALANCED_PREVALENCE)
+        train_counts = None
+    else:
+        prevalence = np.geomspace(*LONG_TAIL_RANGE, num_classes)
+        train_counts = np.round(prevalence * TRAIN_IMAGES).astype(np.int64)
+    separation_a = rng.permutation(np.linspace(*SEPARATION_RANGE, num_classes))
+    improved = rng.permutation(num_classes) < num_classes // 2
+    separation_b = separation_a + DELTA * improved
+    offset = special.logit(prevalence) - SLOPE * separation_a / 2
+    pop = Population(profile, prevalence, dict(A=separation_a, B=separation_b), offset,
+                     train_class_counts=train_counts)
+    for model in ('A', 'B'):
+        pop.thresholds[model] = f1_optimal_thresholds(pop, pop.separation[model])
+    return pop
+
+
+def z_threshold(pop: Population, probability) -> np.ndarray:
+    """(C,) the latent threshold t_c where p = sigmoid(a z + b_c) reaches ``probability``."""
+    probability = np.asarray(probability, dtype=np.float64)
+    return (special.logit(probability) - pop.offset) / pop.slope
+
+
+def f1_optimal_thresholds(pop: Population, separation: np.ndarray) -> np.ndarray:
+    """(C,) float32 probability thresholds that maximise each class's population F1."""
+    t = np.linspace(-4.0, 8.0, 12001)[None, :]
+    pi, d = pop.prevalence[:, None], separation[:, None]
+    tpr, fpr = stats.norm.sf(t - d), stats.norm.sf(t)
+    f1 = 2 * pi * tpr / (pi * tpr + (1 - pi) * fpr + pi)  # 2 TP / (2 TP + FP + FN)
+    best = t[0, np.argmax(f1, axis=1)]
+    return special.expit(pop.slope * best + pop.offset).astype(np.float32)
+
+
+def true_average_precision(prevalence: np.ndarray, separation: np.ndarray) -> np.ndarray:
+    """(C,) population AP: integral of precision(t) phi(t - d) dt (trapezoid, 20,001 points)."""
+    u = np.linspace(-10.0, 10.0, 20001)[None, :]  # t - d
+    pi, d = prevalence[:, None], separation[:, None]
+    t = u + d
+    log_ratio = stats.norm.logsf(t) - stats.norm.logsf(u)  # log(fpr / tpr), stable far out
+    precision = 1.0 / (1.0 + (1 - pi) / pi * np.exp(log_ratio))
+    return np.trapezoid(precision * stats.norm.pdf(u), u, axis=1)
+
+
+def true_prf(prevalence: np.ndarray, tpr: np.ndarray, fpr: np.ndarray) -> Dict[str, float]:
+    """CF1 and OF1 (fractions) of per-class population rates at a threshold."""
+    predicted = prevalence * tpr + (1 - prevalence) * fpr
+    precision = np.where(predicted > 0, prevalence * tpr / np.maximum(predicted, 1e-300), 0.0)
+    cp, cr = precision.mean(), tpr.mean()
+    op = (prevalence * tpr).sum() / predicted.sum()
+    orec = (prevalence * tpr).sum() / prevalence.sum()
+    return dict(CF1=2 * cp * cr / (cp + cr), OF1=2 * op * orec / (op + orec))
+
+
+def true_ece(pop: Population, separation: np.ndarray, num_bins: int = NUM_BINS) -> float:
+    """Population ECE (fraction) over all cells: sum over bins of |sum_c E[(y - p) 1(bin)]| / C.
+
+    Gauss-Legendre (256 nodes) over each class's z-interval of each bin, clipped
+    to 12 standard deviations beyond both components.
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(256)
+    edges = z_threshold(pop, np.linspace(0.0, 1.0, num_bins + 1)[:, None]).T  # (C, M + 1)
+    d = separation[:, None]
+    low_end, high_end = np.minimum(0.0, d) - 12.0, np.maximum(0.0, d) + 12.0
+    low = np.clip(edges[:, :-1], low_end, high_end)  # (C, M)
+    high = np.clip(edges[:, 1:], low_end, high_end)
+    half = (high - low)[..., None] / 2
+    z = half * nodes + (high + low)[..., None] / 2  # (C, M, K)
+    pi, b = pop.prevalence[:, None, None], pop.offset[:, None, None]
+    p = special.expit(pop.slope * z + b)
+    integrand = pi * stats.norm.pdf(z - d[..., None]) * (1 - p) \
+        - (1 - pi) * stats.norm.pdf(z) * p
+    gap = (integrand * weights * half).sum(axis=2)  # (C, M)
+    return float(np.abs(gap.sum(axis=0)).sum() / pop.num_classes)
+
+
+def truths(pop: Population, model: str) -> Dict[str, float]:
+    """Every metric's population value for ``model`` (``A`` or ``B``), in percent.
+
+    Returns:
+        dict: The keys the metric function gives (group mAPs only for a
+        profile with training counts, each group that has a class), plus
+        ``AUROC``.
+    """
+    d, pi = pop.separation[model], pop.prevalence
+    ap = true_average_precision(pi, d)
+    out = dict(mAP=ap.mean())
+    if pop.train_class_counts is not None:
+        for group, mask in frequency_groups(pop.train_class_counts.tolist(),
+                                            GROUP_BOUNDS).items():
+            mask = mask.numpy()
+            if mask.any():
+                out[f'mAP_{group}'] = ap[mask].mean()
+    for suffix, thr in (('', np.full(pop.num_classes, 0.5, dtype=np.float32)),
+                        ('_tuned', pop.thresholds[model])):
+        t = z_threshold(pop, thr.astype(np.float64))
+        prf = true_prf(pi, stats.norm.sf(t - d), stats.norm.sf(t))
+        out[f'CF1{suffix}'], out[f'OF1{suffix}'] = prf['CF1'], prf['OF1']
+        if not suffix:
+            tpr, fpr = stats.norm.sf(t - d), stats.norm.sf(t)
+            out['subset_accuracy'] = np.prod(pi * tpr + (1 - pi) * (1 - fpr))
+    out['ECE'] = true_ece(pop, d)
+    out['AUROC'] = stats.norm.cdf(d / math.sqrt(2)).mean()
+    return {key: 100 * float(value) for key, value in out.items()}
+
+
+# ---------------------------------------------------------------- test sets
+
+def draw_test_set(pop: Population, num: int, rng: np.random.Generator
+                  ) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+    """N images: (N, C) int8 target and each model's (N, C) float32 scores."""
+    c = pop.num_classes
+    positive = rng.random((num, c)) < pop.prevalence
+    noise_a = rng.standard_normal((num, c))
+    noise_b = pop.rho * noise_a + math.sqrt(1 - pop.rho**2) * rng.standard_normal((num, c))
+    scores = {}
+    for model, noise in (('A', noise_a), ('B', noise_b)):
+        z = pop.separation[model] * positive + noise
+        scores[model] = special.expit(pop.slope * z + pop.offset).astype(np.float32)
+    return positive.astype(np.int8), scores
+
+
+def make_predictions(pop: Population, scores: np.ndarray, target: np.ndarray,
+                     model: str) -> TestPredictions:
+    """The project's test predictions of one model on one test set (settings as a test has)."""
+    thresholds = pop.thresholds[model]
+    settings = {'mAP': dict(absent_classes='exclude'), 'prf': dict(thr=0.5),
+                'prf_tuned': dict(thresholds=[float(v) for v in thresholds]),
+                'subset': dict(thr=0.5), 'calibration': dict(num_bins=NUM_BINS)}
+    return TestPredictions(scores, target, tuple(f'class{c}' for c in range(pop.num_classes)),
+                           np.arange(len(scores), dtype=np.int64), thresholds,
+                           pop.train_class_counts, settings)
+
+
+def jackknife_counts(num: int, rows: int, rng: np.random.Generator) -> Tuple[torch.Tensor, int]:
+    """(rows, N) leave-one-out counts (ones, one zero per row): every image when
+    ``rows >= N``, else ``rows`` images drawn without replacement; and how many rows."""
+    rows = min(rows, num)
+    left_out = np.arange(num) if rows == num else np.sort(rng.choice(num, rows, replace=False))
+    counts = torch.ones((rows, num), dtype=torch.int32)
+    counts[torch.arange(rows), torch.from_numpy(left_out)] = 0
+    return counts, rows
+
+
+# ---------------------------------------------------------------- interval methods
+
+def _finite(replicates: np.ndarray) -> np.ndarray:
+    return replicates[np.isfinite(replicates)]
+
+
+_NAN = (math.nan, math.nan)
+
+
+def percentile_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                        level: float = LEVEL) -> Tuple[float, float]:
+    """The (1 - level) / 2 and (1 + level) / 2 quantiles of the replicates (linear
+    interpolation, as the project); NaN without a finite replicate."""
+    r = _finite(replicates)
+    if not r.size:
+        return _NAN
+    low, high = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def basic_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                   level: float = LEVEL) -> Tuple[float, float]:
+    """Reverse percentile: [2 theta - q_high, 2 theta - q_low]."""
+    low, high = percentile_interval(replicates, point, level=level)
+    return float(2 * point - high), float(2 * point - low)
+
+
+def _bias_z0(r: np.ndarray, point: float) -> float:
+    share = (np.count_nonzero(r < point) + 0.5 * np.count_nonzero(r == point)) / r.size
+    share = min(max(share, 0.5 / r.size), 1 - 0.5 / r.size)
+    return float(stats.norm.ppf(share))
+
+
+def bca_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                 level: float = LEVEL) -> Tuple[float, float]:
+    """BCa: the quantiles at Phi(z0 + (z0 + z) / (1 - accel (z0 + z))), z = Phi^-1 of the
+    two tail levels, z0 = Phi^-1(share of replicates below ``point``, ties half)."""
+    r = _finite(replicates)
+    if not r.size or not math.isfinite(point):
+        return _NAN
+    z0 = _bias_z0(r, point)
+    accel = 0.0 if not math.isfinite(accel) else accel
+    levels = []
+    for z in stats.norm.ppf([(1 - level) / 2, (1 + level) / 2]):
+        denominator = 1 - accel * (z0 + z)
+        shifted = z0 + (z0 + z) / denominator if denominator > 0 else math.copysign(
+            math.inf, z)
+        levels.append(float(stats.norm.cdf(shifted)))
+    low, high = np.quantile(r, levels)
+    return float(low), float(high)
+
+
+def bc_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                level: float = LEVEL) -> Tuple[float, float]:
+    """Bias-corrected percentile: BCa without acceleration."""
+    return bca_interval(replicates, point, 0.0, level)
+
+
+def normal_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                    level: float = LEVEL) -> Tuple[float, float]:
+    """theta +- z sd(replicates)."""
+    r = _finite(replicates)
+    if r.size < 2:
+        return _NAN
+    half = float(stats.norm.ppf((1 + level) / 2)) * float(np.std(r, ddof=1))
+    return float(point - half), float(point + half)
+
+
+def normal_bc_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                       level: float = LEVEL) -> Tuple[float, float]:
+    """Bias-corrected normal: (2 theta - mean of the replicates) +- z sd(replicates)."""
+    r = _finite(replicates)
+    if r.size < 2:
+        return _NAN
+    return normal_interval(r, float(2 * point - r.mean()), level=level)
+
+
+def _logit(percent: np.ndarray) -> np.ndarray:
+    return special.logit(np.clip(np.asarray(percent, dtype=np.float64) / 100, LOGIT_EPS,
+                                 1 - LOGIT_EPS))
+
+
+def logit_basic_interval(replicates: np.ndarray, point: float, accel: float = 0.0,
+                         level: float = LEVEL) -> Tuple[float, float]:
+    """The basic interval of logit(x / 100), transformed back (for a metric in [0, 100])."""
+    if not math.isfinite(point):
+        return _NAN
+    low, high = basic_interval(_logit(replicates), float(_logit(point)), level=level)
+    return 100 * float(special.expit(low)), 100 * float(special.expit(high))
+
+
+#: name -> (function, whether it applies to a difference)
+METHODS: Dict[str, Tuple[Callable[..., Tuple[float, float]], bool]] = {
+    'percentile': (percentile_interval, True),
+    'basic': (basic_interval, True),
+    'BC': (bc_interval, True),
+    'BCa': (bca_interval, True),
+    'normal': (normal_interval, True),
+    'normal-bc': (normal_bc_interval, True),
+    'logit-basic': (logit_basic_interval, False),
+}
+
+
+def jackknife_acceleration(values: np.ndarray, num: int) -> float:
+    """acc = sum d^3 / (6 (sum d^2)^1.5), d_i = mean - value_i over the finite leave-one-out
+    values; scaled by sqrt(rows / N) when only ``rows`` of the N leave-one-out values were
+    computed. NaN with fewer than 3 values."""
+    v = _finite(values)
+    if v.size < 3:
+        return math.nan
+    d = v.mean() - v
+    s2 = float(np.sum(d * d))
+    if s2 <= 0:
+        return 0.0
+    return float(np.sum(d**3)) / (6 * s2**1.5) * math.sqrt(v.size / num)
+
+
+# ---------------------------------------------------------------- the study
+
+def _to_numpy(values: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
+    return {key: value.numpy() for key, value in values.items()}
+
+
+def one_test_set(pop: Population, num: int, replicates: int, jack_rows: int,
+                 rng: np.random.Generator, metrics: Optional[Sequence[str]] = None
+                 ) -> Dict[str, Dict[str, dict]]:
+    """Point estimate, replicates and jackknife acceleration of every metric, per target.
+
+    Returns:
+        dict: target (``A``, ``B``, ``B-A``) -> metric -> dict(point, replicates
+        (R,), accel).
+    """
+    target, scores = draw_test_set(pop, num, rng)
+    counts = bootstrap_counts(num, replicates, int(rng.integers(0, 2**31 - 1)))
+    jack, rows = jackknife_counts(num, jack_rows, rng)
+    everything = torch.cat([torch.ones((1, num), dtype=torch.int32), counts, jack])
+    del counts, jack
+    values = {}
+    for model in ('A', 'B'):
+        predictions = make_predictions(pop, scores[model], target, model)
+        values[model] = _to_numpy(replicate_values(predictions, everything, GROUP_BOUNDS))
+    keys = [m for m in values['A'] if m in values['B'] and (metrics is None or m in metrics)]
+    values['B-A'] = {key: values['B'][key] - values['A'][key] for key in keys}
+    out = {}
+    for name, table in values.items():
+        out[name] = {}
+        for key in keys:
+            v = table[key]
+            out[name][key] = dict(point=float(v[0]), replicates=v[1:replicates + 1],
+                                  accel=jackknife_acceleration(v[replicates + 1:], num))
+    return out
+
+
+class Tally:
+    """Per target, metric and method: the intervals of every set, and the summaries."""
+
+    def __init__(self) -> None:
+        self.rows: Dict[Tuple[str, str], Dict[str, list]] = {}
+
+    def add(self, target: str, metric: str, point: float, replicates: np.ndarray,
+            accel: float) -> None:
+        row = self.rows.setdefault((target, metric), dict(point=[], boot_mean=[], boot_sd=[],
+                                                          nan_share=[], accel=[],
+                                                          intervals={}))
+        finite = _finite(replicates)
+        row['point'].append(point)
+        row['boot_mean'].append(float(finite.mean()) if finite.size else math.nan)
+        row['boot_sd'].append(float(finite.std(ddof=1)) if finite.size > 1 else math.nan)
+        row['nan_share'].append(1 - finite.size / replicates.size)
+        row['accel'].append(accel)
+        for method, (fn, for_difference) in METHODS.items():
+            if target == 'B-A' and not for_difference:
+                continue
+            interval = fn(replicates, point, accel) if math.isfinite(point) else _NAN
+            row['intervals'].setdefault(method, []).append(interval)
+
+    def summary(self, truth: Dict[str, Dict[str, float]]) -> Dict[str, Dict[str, dict]]:
+        """target -> metric -> summary (see the module docstring)."""
+        out: Dict[str, Dict[str, dict]] = {}
+        for (target, metric), row in self.rows.items():
+            true = truth[target][metric]
+            point = np.array(row['point'])
+            nan_share = np.array(row['nan_share'])
+            entry = dict(truth=true, sets=len(point),
+                         bias=_nanmean(point - true), sd_point=_nanstd(point),
+                         bias_corrected_bias=_nanmean(2 * point - np.array(row['boot_mean'])
+                                                      - true),
+                         mean_boot_sd=_nanmean(np.array(row['boot_sd'])),
+                         mean_boot_bias=_nanmean(np.array(row['boot_mean']) - point),
+                         mean_accel=_nanmean(np.array(row['accel'])),
+                         nan_replicate_share=float(nan_share.mean()),
+                         no_statement_share=float(np.mean(nan_share > 1 - MIN_VALID_SHARE)),
+                         methods={})
+            for method, intervals in row['intervals'].items():
+                bounds = np.array(intervals, dtype=np.float64).reshape(-1, 2)
+                ok = np.isfinite(bounds).all(axis=1)
+                low, high = bounds[ok, 0], bounds[ok, 1]
+                m = int(ok.sum())
+                if m == 0:
+                    entry['methods'][method] = dict(sets=0)
+                    continue
+                coverage = float(np.mean((low <= true) & (true <= high)))
+                entry['methods'][method] = dict(
+                    sets=m, coverage=coverage, mc_se=math.sqrt(coverage * (1 - coverage) / m),
+                    above=float(np.mean(low > true)), below=float(np.mean(high < true)),
+                    width=float(np.mean(high - low)))
+            out.setdefault(target, {})[metric] = entry
+        return out
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+def _nanstd(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.std(ddof=1)) if values.size > 1 else math.nan
+
+
+def population_truths(pop: Population) -> Dict[str, Dict[str, float]]:
+    """target -> metric -> truth (percent), B - A included."""
+    true = {model: truths(pop, model) for model in ('A', 'B')}
+    true['B-A'] = {key: true['B'][key] - true['A'][key] for key in true['A']}
+    return true
+
+
+def run_setting(profile: str, num: int, classes: int, sets: int, replicates: int,
+                jack_rows: int, seed: int, budget_s: Optional[float]) -> dict:
+    """The study of one setting; stops after ``budget_s`` seconds if given."""
+    pop = make_population(profile, classes, seed)
+    true = population_truths(pop)
+    tally = Tally()
+    skipped: List[str] = []
+    start = time.perf_counter()
+    done = 0
+    for index in range(sets):
+        rng = np.random.default_rng([seed, num, classes, PROFILES.index(profile), index])
+        result = one_test_set(pop, num, replicates, jack_rows, rng)
+        for target, table in result.items():
+            for metric, value in table.items():
+                if metric not in true[target]:
+                    if metric not in skipped:
+                        skipped.append(metric)
+                    continue
+                tally.add(target, metric, value['point'], value['replicates'], value['accel'])
+        done += 1
+        elapsed = time.perf_counter() - start
+        if done in (1, 10) or done % max(1, sets // 10) == 0:
+            print(f'  {profile} {num}x{classes}: {done}/{sets} sets, {elapsed:.0f} s',
+                  file=sys.stderr, flush=True)
+        if budget_s is not None and elapsed > budget_s and done < sets:
+            print(f'  {profile} {num}x{classes}: budget of {budget_s:.0f} s spent after '
+                  f'{done} sets', file=sys.stderr, flush=True)
+            break
+    seconds = time.perf_counter() - start
+    return dict(profile=profile, images=num, classes=classes, sets=done, replicates=replicates,
+                jackknife_rows=min(jack_rows, num), seconds=seconds,
+                seconds_per_set=seconds / max(done, 1), skipped_metrics=skipped,
+                population=pop.describe(), truth=true, summary=tally.summary(true))
+
+
+# ---------------------------------------------------------------- the truth check
+
+def check_truth(classes_list: Sequence[int], profiles: Sequence[str], num: int, seed: int,
+                se_replicates: int = 30) -> List[dict]:
+    """Every truth against one sample of ``num`` images through the metric function,
+    with the sample's bootstrap standard error (``se_replicates`` replicates)."""
+    rows = []
+    for profile in profiles:
+        for classes in classes_list:
+            pop = make_population(profile, classes, seed)
+            true = population_truths(pop)
+            rng = np.random.default_rng([seed, 999, classes, PROFILES.index(profile)])
+            start = time.perf_counter()
+            target, scores = draw_test_set(pop, num, rng)
+            counts = torch.cat([torch.ones((1, num), dtype=torch.int32),
+                                bootstrap_counts(num, se_replicates, seed)])
+            sample = {}
+            for model in ('A', 'B'):
+                sample[model] = _to_numpy(replicate_values(
+                    make_predictions(pop, scores[model], target, model), counts, GROUP_BOUNDS))
+            keys = [k for k in sample['A'] if k in sample['B']]
+            sample['B-A'] = {k: sample['B'][k] - sample['A'][k] for k in keys}
+            print(f'\n{profile}, {classes} classes, {num} images '
+                  f'({time.perf_counter() - start:.0f} s)')
+            print(f'{"target":6} {"metric":16} {"truth":>9} {"sample":>9} {"diff":>8} '
+                  f'{"boot se":>8}  verdict')
+            for target in TARGETS:
+                for key in keys:
+                    if key not in true[target]:
+                        print(f'{target:6} {key:16} no truth: skipped')
+                        continue
+                    value = sample[target][key]
+                    diff = float(value[0]) - true[target][key]
+                    se = float(np.nanstd(value[1:], ddof=1))
+                    ok = abs(diff) <= max(0.2, 3 * se)
+                    print(f'{target:6} {key:16} {true[target][key]:9.4f} {value[0]:9.4f} '
+                          f'{diff:+8.4f} {se:8.4f}  {"ok" if ok else "MISMATCH"}')
+                    rows.append(dict(profile=profile, classes=classes, images=num,
+                                     target=target, metric=key, truth=true[target][key],
+                                     sample=float(value[0]), diff=diff, boot_se=se, ok=ok))
+                missing = [k for k in true[target] if k not in keys]
+                if missing:
+                    print(f'{target:6} not returned by the metric function: {missing}')
+    return rows
+
+
+# ---------------------------------------------------------------- report
+
+def _cell(stat: dict) -> str:
+    if not stat or stat.get('sets', 0) == 0:
+        return '–'
+    return (f'{100 * stat["coverage"]:.1f} ± {100 * stat["mc_se"]:.1f} '
+            f'(↑{100 * stat["above"]:.1f} ↓{100 * stat["below"]:.1f}) w {stat["width"]:.2f}')
+
+
+def markdown(results: Sequence[dict]) -> List[str]:
+    """One section per setting, one table per target (A, B, B - A)."""
+    methods = list(METHODS)
+    lines = ['# Coverage of 95 % bootstrap intervals', '',
+             'Cell: coverage ± Monte Carlo s.e. (% of test sets whose interval contains the '
+             'truth), (↑ % of sets whose interval lies wholly above the truth, ↓ wholly '
+             'below), w mean width (points). bias: mean (estimate − truth), then the same '
+             'for the bootstrap bias-corrected estimate 2 θ̂ − mean(θ*); sd: sd of the '
+             'estimate over the sets / mean bootstrap sd; NaN: mean share of NaN replicates, '
+             'and share of sets with more than 5 % NaN replicates (no statement).', '']
+    for res in results:
+        lines += [f'## {res["profile"]}, N = {res["images"]}, C = {res["classes"]}: '
+                  f'{res["sets"]} sets x {res["replicates"]} replicates '
+                  f'(jackknife {res["jackknife_rows"]} rows; {res["seconds"]:.0f} s, '
+                  f'{res["seconds_per_set"]:.2f} s / set)', '']
+        if res['skipped_metrics']:
+            lines += [f'No truth, skipped: {res["skipped_metrics"]}', '']
+        for target in TARGETS:
+            table = res['summary'].get(target, {})
+            title = {'A': 'Model A', 'B': 'Model B', 'B-A': 'Difference B − A (paired)'}[target]
+            lines += [f'### {title}', '',
+                      '| metric | truth | bias / corrected | sd / boot sd | NaN | sets | '
+                      + ' | '.join(methods) + ' |',
+                      '|---|---:|---:|---:|---:|---:|' + '---|' * len(methods)]
+            for metric, entry in table.items():
+                nan = f'{100 * entry["nan_replicate_share"]:.1f} % / ' \
+                      f'{100 * entry["no_statement_share"]:.0f} %' \
+                    if entry['nan_replicate_share'] > 0 else '0'
+                sets = {entry['methods'][m].get('sets', 0) for m in entry['methods']}
+                cells = [_cell(entry['methods'].get(m, {})) for m in methods]
+                lines.append(f'| {metric} | {entry["truth"]:.3f} | {entry["bias"]:+.3f} / '
+                             f'{entry["bias_corrected_bias"]:+.3f} | '
+                             f'{entry["sd_point"]:.3f} / {entry["mean_boot_sd"]:.3f} | {nan} | '
+                             f'{"/".join(str(s) for s in sorted(sets))} | '
+                             + ' | '.join(cells) + ' |')
+            lines.append('')
+    return lines
+
+
+def _parse_sizes(text: str) -> List[Tuple[int, int]]:
+    sizes = []
+    for part in text.split(','):
+        num, classes = (int(v) for v in part.lower().split('x'))
+        sizes.append((num, classes))
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', default='200x20,200x80,5000x20,5000x80',
+                        help='comma-separated NxC (images x classes)')
+    parser.add_argument('--profiles', default=','.join(PROFILES))
+    parser.add_argument('--sets', type=int, default=500, help='test sets per setting (M)')
+    parser.add_argument('--replicates', type=int, default=1000, help='bootstrap replicates (B)')
+    parser.add_argument('--jackknife-rows', type=int, default=500,
+                        help='leave-one-out rows of the BCa acceleration (all N when N is '
+                             'at most this, else a random subset, scaled)')
+    parser.add_argument('--budget-s', type=float, default=None,
+                        help='stop a setting after this many seconds (fewer sets)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--out', default=None, help='results JSON (and Markdown beside it)')
+    parser.add_argument('--check-truth', action='store_true',
+                        help='check the truths against one large sample, then stop')
+    parser.add_argument('--check-images', type=int, default=200_000)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    profiles = [p.strip() for p in args.profiles.split(',') if p.strip()]
+    sizes = _parse_sizes(args.sizes)
+    print(f'metric function: {replicate_values.__module__}.{replicate_values.__name__}',
+          flush=True)
+    if args.check_truth:
+        classes_list = sorted({c for _, c in sizes})
+        rows = check_truth(classes_list, profiles, args.check_images, args.seed)
+        bad = [r for r in rows if not r['ok']]
+        print(f'\n{len(rows) - len(bad)} of {len(rows)} truths agree with the sample '
+              f'(|diff| <= max(0.2, 3 boot se)); largest |diff| '
+              f'{max(abs(r["diff"]) for r in rows):.4f}')
+        if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+            with open(args.out, 'w') as f:
+                json.dump(dict(check=rows), f, indent=1)
+        return
+    results = []
+    for num, classes in sizes:
+        for profile in profiles:
+            res = run_setting(profile, num, classes, args.sets, args.replicates,
+                              args.jackknife_rows, args.seed, args.budget_s)
+            results.append(res)
+            print(f'{profile} {num}x{classes}: {res["sets"]} sets in {res["seconds"]:.0f} s '
+                  f'({res["seconds_per_set"]:.2f} s / set)', flush=True)
+            if args.out:  # after every setting, so that a stopped run keeps what it did
+                os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+                with open(args.out, 'w') as f:
+                    json.dump(dict(args=vars(args), results=results), f, indent=1)
+                with open(os.path.splitext(args.out)[0] + '.md', 'w') as f:
+                    f.write('\n'.join(markdown(results)) + '\n')
+    print('\n'.join(markdown(results)))
+
+
+if __name__ == '__main__':
+    main()
