@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import torch
 
 from .checks import check_scores_target
-from .tie_groups import classes_per_chunk, previous_in_row, tie_groups
+from .tie_groups import by_class_chunks, previous_in_row, tie_groups
 
 
 
@@ -60,18 +60,9 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
     """
     if validate_args:
         check_scores_target(scores, target)
-    if chunk_size is None:
-        chunk_size = classes_per_chunk(*scores.shape)
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
-    if target.dtype == torch.bool:
-        target = target.to(torch.int8)
-    num_classes = scores.shape[1]
-    parts = []
-    for start in range(0, num_classes, chunk_size):
-        stop = min(start + chunk_size, num_classes)
-        parts.append(_rows_average_precision(scores[:, start:stop].t(), target[:, start:stop].t()))
-    return torch.cat(parts)
+    return by_class_chunks(_rows_average_precision, scores, target, chunk_size)
 
 
 def mean_average_precision(ap: torch.Tensor, classes: Optional[Sequence[str]] = None,

@@ -65,8 +65,7 @@ import numpy as np
 import torch
 
 from .checks import check_scores_target, check_target
-from .operating_points import STATISTICS as OPERATING_POINTS
-from .operating_points import best_points, check_level
+from .operating_points import best_points, check_statistic
 from .tie_groups import classes_per_chunk, score_order_keys
 
 #: Working memory of one chunk (replicates x samples arrays), in bytes.
@@ -311,14 +310,19 @@ def _positive_group_sums(chunk: _RankedChunk, weights: torch.Tensor):
     new_positive = sums[:rows].to(torch.float64)
     counted = sums[rows:2 * rows].to(torch.float64)
     del sums
-    tp = new_positive.cumsum(0)
-    counted.add_(new_positive).cumsum_(0)
-    # the cumulative sums run over the whole chunk: take off the classes above
+    tp = _cumulative_in_class(new_positive.clone(), chunk)
+    counted = _cumulative_in_class(counted.add_(new_positive), chunk)
+    return new_positive, tp, counted
+
+
+def _cumulative_in_class(values: torch.Tensor, chunk: _RankedChunk) -> torch.Tensor:
+    """(R, b) per-group values summed down each class's positive groups, in place: a
+    cumulative sum over the whole chunk, less the classes above."""
+    values.cumsum_(0)
     above = (chunk.class_base - 1).clamp(min=0)
     first_class = (chunk.class_base == 0)[:, None]
-    tp -= tp[above].masked_fill_(first_class, 0)[chunk.row_class]
-    counted -= counted[above].masked_fill_(first_class, 0)[chunk.row_class]
-    return new_positive, tp, counted
+    values -= values[above].masked_fill_(first_class, 0)[chunk.row_class]
+    return values
 
 
 def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torch.Tensor:
@@ -327,8 +331,6 @@ def _chunk_average_precision(chunk: _RankedChunk, weights: torch.Tensor) -> torc
     num_replicates = weights.shape[1]
     out = torch.full((num_classes, num_replicates), float('nan'), dtype=torch.float64,
                      device=weights.device)
-    if chunk.matrix is None:
-        return out.t()
     new_positive, tp, counted = _positive_group_sums(chunk, weights)
     # a group with no positive drawn adds 0 (its count may be 0 too)
     counted.masked_fill_(counted == 0, 1)
@@ -346,22 +348,16 @@ def _chunk_roc_auc(chunk: _RankedChunk, weights: torch.Tensor,
                    negatives: torch.Tensor) -> torch.Tensor:
     """(b, k) AUROC of the chunk's classes (its matrix built with ``tied_negatives``), with
     ``weights`` (N, b) and ``negatives`` (k, b) each class's weighted negatives."""
-    num_classes = chunk.stop - chunk.start
-    out = torch.full((num_classes, weights.shape[1]), float('nan'), dtype=torch.float64,
-                     device=weights.device)
-    if chunk.matrix is None:
-        return out.t()
+    out = torch.full((chunk.stop - chunk.start, weights.shape[1]), float('nan'),
+                     dtype=torch.float64, device=weights.device)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         sums = torch.sparse.mm(chunk.matrix, weights)  # (3R, b)
     rows = chunk.num_rows
     positive = sums[:rows].to(torch.float64)
     tied = sums[2 * rows:].to(torch.float64)
-    at_or_above = sums[rows:2 * rows].to(torch.float64).add_(tied).cumsum_(0)
+    at_or_above = _cumulative_in_class(sums[rows:2 * rows].to(torch.float64).add_(tied), chunk)
     del sums
-    above = (chunk.class_base - 1).clamp(min=0)
-    first_class = (chunk.class_base == 0)[:, None]
-    at_or_above -= at_or_above[above].masked_fill_(first_class, 0)[chunk.row_class]
     # negatives below the group, and half of those tied with it
     below = negatives[chunk.row_class] - at_or_above
     terms = positive * below.add_(tied, alpha=0.5)
@@ -380,8 +376,6 @@ def _chunk_operating_point(chunk: _RankedChunk, weights: torch.Tensor, statistic
     num_replicates = weights.shape[1]
     out = torch.full((num_classes, num_replicates), float('nan'), dtype=torch.float64,
                      device=weights.device)
-    if chunk.matrix is None:
-        return out.t()
     new_positive, tp, counted = _positive_group_sums(chunk, weights)
     n_pos = torch.zeros_like(out).index_add_(0, chunk.row_class, new_positive)  # (k, b)
     precision = tp / counted  # NaN where nothing is drawn at or above the group: no candidate
@@ -509,11 +503,9 @@ def bootstrap_operating_point(scores: torch.Tensor, target: torch.Tensor, counts
         tensor([[0.6667],
                 [0.5000]], dtype=torch.float64)
     """
-    if statistic not in OPERATING_POINTS:
-        raise ValueError(f'statistic must be one of {OPERATING_POINTS}, got {statistic!r}')
-    check_level(level, 'level')
+    level = check_statistic(statistic, level)
     return _ranked_replicates(scores, target, counts, chunk_classes, chunk_replicates,
-                              (statistic, float(level)))
+                              (statistic, level))
 
 
 def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch.Tensor,
@@ -546,7 +538,9 @@ def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch
         weights = torch.empty((num_samples, last - first), dtype=dtype, device=counts.device)
         weights.copy_(counts[first:last].t())  # (N, b)
         for chunk in chunks:
-            if statistic == 'ap':
+            if chunk.matrix is None:  # no class of the chunk has a positive: no value
+                value = float('nan')
+            elif statistic == 'ap':
                 value = _chunk_average_precision(chunk, weights)
             elif isinstance(statistic, tuple):
                 value = _chunk_operating_point(chunk, weights, *statistic)

@@ -24,7 +24,7 @@ from typing import Tuple
 import torch
 
 from .checks import check_scores_target
-from .tie_groups import classes_per_chunk, previous_in_row, tie_groups
+from .tie_groups import by_class_chunks, previous_in_row, tie_groups
 
 #: the two statistics, and which of (precision, recall) each constrains
 STATISTICS = ('precision_at_recall', 'recall_at_precision')
@@ -35,6 +35,15 @@ def check_level(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(f'{name} must be a number in [0, 1], got {value!r}')
     return float(value)
+
+
+def check_statistic(statistic: str, level) -> float:
+    """The statistic must be one of :data:`STATISTICS`, its fixed recall (or precision) a number
+    in [0, 1]; returns the level as a float."""
+    if statistic not in STATISTICS:
+        raise ValueError(f'statistic must be one of {STATISTICS}, got {statistic!r}')
+    return check_level(level, 'the fixed recall' if statistic == 'precision_at_recall' else
+                       'the fixed precision')
 
 
 def best_points(precision: torch.Tensor, recall: torch.Tensor, threshold: torch.Tensor,
@@ -122,17 +131,8 @@ def operating_point(scores: torch.Tensor, target: torch.Tensor, statistic: str, 
         >>> operating_point(scores, target, 'recall_at_precision', 0.7)
         (tensor([0.3333], dtype=torch.float64), tensor([0.9000], dtype=torch.float64))
     """
-    if statistic not in STATISTICS:
-        raise ValueError(f'statistic must be one of {STATISTICS}, got {statistic!r}')
-    check_level(level, 'the fixed recall' if statistic == 'precision_at_recall' else
-                'the fixed precision')
+    level = check_statistic(statistic, level)
     if validate_args:
         check_scores_target(scores, target)
-    if target.dtype == torch.bool:
-        target = target.to(torch.int8)
-    num_samples, num_classes = scores.shape
-    step = classes_per_chunk(num_samples, num_classes)
-    parts = [_rows_operating_point(scores[:, start:start + step].t(),
-                                   target[:, start:start + step].t(), statistic, level)
-             for start in range(0, num_classes, step)]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    return by_class_chunks(lambda s, t: _rows_operating_point(s, t, statistic, level), scores,
+                           target)

@@ -18,7 +18,7 @@ The bootstrap's replicate form is
 import torch
 
 from .checks import check_scores_target
-from .tie_groups import classes_per_chunk, previous_in_row, tie_groups
+from .tie_groups import by_class_chunks, previous_in_row, tie_groups
 
 
 def _rows_roc_auc(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -59,10 +59,4 @@ def roc_auc(scores: torch.Tensor, target: torch.Tensor, validate_args: bool = Tr
     """
     if validate_args:
         check_scores_target(scores, target)
-    if target.dtype == torch.bool:
-        target = target.to(torch.int8)
-    num_samples, num_classes = scores.shape
-    step = classes_per_chunk(num_samples, num_classes)
-    return torch.cat([_rows_roc_auc(scores[:, start:start + step].t(),
-                                    target[:, start:start + step].t())
-                      for start in range(0, num_classes, step)])
+    return by_class_chunks(_rows_roc_auc, scores, target)

@@ -14,7 +14,7 @@ numpy's vectorised integer sort does the work (about 4x faster than a sort of
 the scores with indices). Scores of another precision are ranked with
 ``torch.sort``.
 """
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Optional, Tuple, Union
 
 import torch
 
@@ -158,3 +158,35 @@ def previous_in_row(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     previous = torch.zeros_like(values)
     previous[1:] = torch.where(rows[1:] == rows[:-1], values[:-1], previous[1:])
     return previous
+
+
+def by_class_chunks(rows_statistic: Callable[[torch.Tensor, torch.Tensor], Union[
+        torch.Tensor, Tuple[torch.Tensor, ...]]], scores: torch.Tensor, target: torch.Tensor,
+        chunk_size: Optional[int] = None) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
+    """A per-class statistic of (N, C) scores, computed on chunks of classes ranked together.
+
+    ``rows_statistic`` takes the (c, N) transposed scores and target of a chunk
+    (a bool target as int8) and gives (c,) values, or a tuple of them; the
+    chunks' values are put back in class order.
+
+    Args:
+        rows_statistic (Callable): (c, N) scores, (c, N) target -> (c,) tensor(s).
+        scores (torch.Tensor): (N, C) scores.
+        target (torch.Tensor): (N, C) target.
+        chunk_size (int, optional): Classes per chunk. Defaults to
+            :func:`classes_per_chunk`.
+
+    Returns:
+        torch.Tensor | tuple: (C,) tensor(s), as ``rows_statistic`` gives them.
+    """
+    if target.dtype == torch.bool:
+        target = target.to(torch.int8)
+    num_samples, num_classes = scores.shape
+    if chunk_size is None:
+        chunk_size = classes_per_chunk(num_samples, num_classes)
+    parts = [rows_statistic(scores[:, start:start + chunk_size].t(),
+                            target[:, start:start + chunk_size].t())
+             for start in range(0, num_classes, chunk_size)]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(values) for values in zip(*parts))
+    return torch.cat(parts)
