@@ -26,10 +26,11 @@ from ..functional.bootstrap import bootstrap_confusion
 from ..functional.example_based import (example_terms, reduce_example_terms,
                                         weighted_example_metrics)
 from ..functional.prf import batched_precision_recall_f1, precision_recall_f1
-from ..functional.checks import check_thr, check_topk
+from ..functional.checks import check_thr, check_topk, has_ignored
 from ..run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
 from .base import BaseMultiLabelMetric, check_absent_classes, percent
 from .shared_rows import EvaluationRows
+from .threshold_tuning import TUNED_SUFFIX
 
 #: Key ending of the numbers at thresholds tuned on the validation set (from a test).
 VALTUNED_SUFFIX = '_valtuned'
@@ -72,7 +73,7 @@ def settings_predictions(scores: torch.Tensor, target: torch.Tensor, thr,
                          topk: Optional[int]) -> torch.Tensor:
     """The predictions of a stored setting (``thr`` / (C,) thresholds and ``topk``): ignored
     labels take no top-k place, as in :meth:`EvaluationRows.predictions`."""
-    valid = (target >= 0) if topk is not None and bool((target < 0).any()) else None
+    valid = (target >= 0) if topk is not None and has_ignored(target) else None
     return multilabel_predict(scores, thr, topk, valid, validate_args=False)
 
 
@@ -196,7 +197,8 @@ class MultiLabelPRF(_PredictionMetric):
     ALL_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')
     DEFAULT_ITEMS = ('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1')
     #: at 0.5 (``prf``), and at the validation-tuned thresholds (``prf_tuned``)
-    INTERVAL_KEYS = {'prf': ('CF1', 'OF1'), 'prf_tuned': ('CF1_tuned', 'OF1_tuned')}
+    INTERVAL_KEYS = {'prf': ('CF1', 'OF1'),
+                     'prf_tuned': (f'CF1{TUNED_SUFFIX}', f'OF1{TUNED_SUFFIX}')}
     COMPARED_BY_DEFAULT = True
 
     def __init__(self, *args, absent_classes: str = 'exclude', **kwargs):
@@ -231,7 +233,7 @@ class MultiLabelPRF(_PredictionMetric):
         if settings.get('absent_classes', 'exclude') == 'exclude':
             present = (counts['tp'] + counts['fn']) > 0
         values = batched_precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present)
-        suffix = '' if family == 'prf' else '_tuned'
+        suffix = '' if family == 'prf' else TUNED_SUFFIX
         return {f'{key}{suffix}': values[key] for key in ('CF1', 'OF1')}
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
