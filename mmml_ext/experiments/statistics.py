@@ -162,7 +162,11 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
             continue
         if reference is None:
             reference = (record.name, predictions)
-            counts = bootstrap_counts(predictions.scores.shape[0], num_replicates, seed)
+            # row 0 weighs every image once (the point estimate), the others are the replicates:
+            # each run is ranked once for both
+            num = predictions.scores.shape[0]
+            counts = torch.cat([torch.ones((1, num), dtype=torch.int32),
+                                bootstrap_counts(num, num_replicates, seed)])
         else:
             why = _same_test_set(reference[1], predictions)
             if why is not None:
@@ -170,10 +174,9 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
                                     f'{reference[0]} ({why}): left out of the bootstrap')
                 continue
         bounds = config_group_bounds(record.config) or DEFAULT_GROUP_BOUNDS
-        point = replicate_values(predictions, torch.ones((1, counts.shape[1]),
-                                                         dtype=torch.int32), bounds)
-        replicates = replicate_values(predictions, counts, bounds)
-        points[record.name] = {key: float(value[0]) for key, value in point.items()}
+        values = replicate_values(predictions, counts, bounds)
+        replicates = {key: value[1:] for key, value in values.items()}
+        points[record.name] = {key: float(value[0]) for key, value in values.items()}
         per_run[record.name] = replicates
         result.run_settings[record.name] = record.setting or record.name
         result.runs[record.name] = {
