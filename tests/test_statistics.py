@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 
 import mmml_ext  # noqa: F401
@@ -81,11 +82,12 @@ def independent_replicates(scores, target, indices):
 
 @pytest.fixture(scope='module')
 def sweep_like(tmp_path_factory):
-    """Two settings with two seeds each, one clearly better, and a copy of the baseline."""
+    """Two settings with three seeds each, one clearly better, and a copy of the baseline."""
     root = tmp_path_factory.mktemp('runs')
     target = labels()
-    runs = dict(bce_seed_0=scores_of(target, 1.0, 1), bce_seed_1=scores_of(target, 1.05, 2),
-                asl_seed_0=scores_of(target, 0.45, 3), asl_seed_1=scores_of(target, 0.5, 4))
+    runs = dict(bce_seed_0=scores_of(target, 1.0, 1), bce_seed_1=scores_of(target, 1.02, 2),
+                bce_seed_2=scores_of(target, 1.04, 5), asl_seed_0=scores_of(target, 0.45, 3),
+                asl_seed_1=scores_of(target, 0.46, 4), asl_seed_2=scores_of(target, 0.47, 6))
     for name, scores in runs.items():
         write_run(root, name.replace('_seed_', '_seed-'), scores, target)
     shutil.copytree(root / 'bce_seed-0', root / 'copy')
@@ -117,13 +119,13 @@ def test_intervals_equal_an_independent_recomputation(sweep_like):
 def test_seeds_are_one_setting_with_mean_and_sd(sweep_like):
     stats, target = sweep_like['result'].statistics, sweep_like['target']
     asl = stats.settings['asl']
-    assert asl.runs == ['asl_seed-0', 'asl_seed-1']
+    assert asl.runs == ['asl_seed-0', 'asl_seed-1', 'asl_seed-2']
     points = [independent_replicates(sweep_like['runs'][f'asl_seed_{s}'], target,
-                                     [np.arange(N)])['mAP'][0] for s in (0, 1)]
+                                     [np.arange(N)])['mAP'][0] for s in (0, 1, 2)]
     assert asl.point['mAP'] == pytest.approx(np.mean(points))
     assert asl.sd['mAP'] == pytest.approx(np.std(points, ddof=1))
     rows = {row['run']: row for row in sweep_like['result'].rows}
-    assert rows['asl_seed-1']['setting'] == 'asl' and rows['asl_seed-1']['seeds'] == 2
+    assert rows['asl_seed-1']['setting'] == 'asl' and rows['asl_seed-1']['seeds'] == 3
     assert rows['asl_seed-1']['test_mAP_mean'] == pytest.approx(np.mean(points), abs=1e-4)
 
 
@@ -137,11 +139,26 @@ def test_differences_against_the_baseline(sweep_like):
     indices = bootstrap_indices(N, B, 3)
     per_run = {name: independent_replicates(scores, target, indices)['mAP']
                for name, scores in sweep_like['runs'].items()}
-    diff = (per_run['asl_seed_0'] + per_run['asl_seed_1']) / 2 - (
-        per_run['bce_seed_0'] + per_run['bce_seed_1']) / 2
+    asl = [per_run[f'asl_seed_{s}'] for s in range(3)]
+    bce = [per_run[f'bce_seed_{s}'] for s in range(3)]
+    diff = np.mean(asl, axis=0) - np.mean(bce, axis=0)
+    image_low, image_high = np.percentile(diff, [2.5, 97.5])
+    # the seeds' part: Welch's t on the two settings' point estimates
+    points = {name: independent_replicates(scores, target, [np.arange(N)])['mAP'][0]
+              for name, scores in sweep_like['runs'].items()}
+    a = np.array([points[f'asl_seed_{s}'] for s in range(3)])
+    b = np.array([points[f'bce_seed_{s}'] for s in range(3)])
+    va, vb = a.var(ddof=1) / 3, b.var(ddof=1) / 3
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 2)
+    margin = scipy_stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    expected = a.mean() - b.mean()
     delta, low, high = stats.deltas['asl']['mAP']
-    assert (low, high) == pytest.approx(tuple(np.percentile(diff, [2.5, 97.5])), abs=1e-9)
+    assert delta == pytest.approx(expected, abs=1e-9)
+    assert low == pytest.approx(expected - np.hypot(expected - image_low, margin), abs=1e-9)
+    assert high == pytest.approx(expected + np.hypot(image_high - expected, margin), abs=1e-9)
     assert low > 0 and verdict('mAP', low, high) == 'better'
+    # every run of asl beats every run of bce: probability of improvement 1
+    assert stats.improvement['asl']['mAP'][0] == 1.0
     markdown = (sweep_like['root'] / 'report' / 'summary.md').read_text()
     assert '## Against bce' in markdown
     assert f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] better' in markdown
@@ -193,3 +210,30 @@ def test_bad_input_is_named_and_the_report_still_written(tmp_path, capsys):
     markdown = (tmp_path / 'report' / 'summary.md').read_text()
     assert 'Not in the statistics:' in markdown and 'no_file: no test_predictions.npz' in markdown
     assert (tmp_path / 'report' / 'summary.csv').is_file()
+
+
+def test_a_setting_interval_covers_its_seeds(sweep_like):
+    """The setting's interval: the image interval of the seed mean, widened margin by margin by
+    Student's t on the seeds' standard error; one seed: the image interval alone, said so."""
+    stats, target = sweep_like['result'].statistics, sweep_like['target']
+    indices = bootstrap_indices(N, B, 3)
+    per_run = [independent_replicates(sweep_like['runs'][f'asl_seed_{s}'], target, indices)['ECE']
+               for s in range(3)]
+    points = np.array([independent_replicates(sweep_like['runs'][f'asl_seed_{s}'], target,
+                                              [np.arange(N)])['ECE'][0] for s in range(3)])
+    image_low, image_high = np.percentile(np.mean(per_run, axis=0), [2.5, 97.5])  # ECE: percentile
+    margin = scipy_stats.t.ppf(0.975, 2) * points.std(ddof=1) / np.sqrt(3)
+    mean = points.mean()
+    low, high = stats.settings['asl'].interval('ECE')
+    assert low == pytest.approx(mean - np.hypot(mean - image_low, margin), abs=1e-9)
+    assert high == pytest.approx(mean + np.hypot(image_high - mean, margin), abs=1e-9)
+    assert high - low > image_high - image_low
+    copy = stats.settings['copy']
+    assert not copy.covers_seeds
+    assert copy.interval('ECE') == pytest.approx(stats.runs['copy']['ECE'][1:], abs=1e-12)
+    markdown = (sweep_like['root'] / 'report' / 'summary.md').read_text()
+    assert '| copy | 1, images only |' in markdown
+    assert 'Probability that a run of each setting beats a run of bce' in markdown
+    row = {r['run']: r for r in sweep_like['result'].rows}['asl_seed-0']
+    assert row['test_ECE_mean_ci_low'] == pytest.approx(low, abs=1e-4)
+    assert row['improvement_test_mAP'] == 1.0

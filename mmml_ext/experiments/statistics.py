@@ -11,11 +11,17 @@ From each run's ``test_predictions.npz`` (:mod:`mmml_ext.run_facts.test_predicti
   replicates.
 - **Seeds.** The runs of one setting (``<name>_seed-<s>`` of a sweep with
   ``--seeds``, as its state file says) are aggregated: the mean and
-  the standard deviation of their point estimates, and, for the intervals, the
-  mean over the seeds in each replicate.
-- **Against a baseline.** The difference of a setting and the baseline setting
-  in each replicate gives the interval of the difference; a difference is a win
-  or a loss only when that interval excludes 0.
+  the standard deviation of their point estimates. The setting's interval
+  covers the test images (the interval of the seed mean over the replicates)
+  and the seeds (Student's t on the seeds' standard error), combined margin by
+  margin (:mod:`mmml_ext.functional.seed_noise`). A setting of one seed has
+  the image interval only, and the summary says that seed noise is not covered.
+- **Against a baseline.** The paired difference of a setting's and the
+  baseline's seed means in each replicate gives the image part of the interval
+  of the difference, Welch's t on both settings' seeds its seed part; a
+  difference is a win or a loss only when that interval excludes 0. Beside it,
+  the probability that a run of the setting beats a run of the baseline, with an
+  interval that resamples seeds and images.
 
 The metrics are those the registered metric classes declare
 (:mod:`mmml_ext.evaluation.interval_statistics`: each computes its own values in
@@ -37,6 +43,8 @@ from ..evaluation.interval_statistics import (interval_keys, interval_methods, l
                                               replicate_values)
 from ..functional.bootstrap import bootstrap_counts, bootstrap_interval
 from ..functional.calibration import reliability_bins
+from ..functional.seed_noise import (bootstrap_probability_of_improvement, difference_interval,
+                                     probability_of_improvement, setting_interval)
 from ..run_facts import test_predictions
 from ..run_facts.test_predictions import TestPredictions
 from .run_records import RunRecord, config_group_bounds
@@ -56,16 +64,26 @@ class SettingStatistics:
         runs (list[str]): Its runs.
         point (dict): Metric -> mean over the runs of their point estimates.
         sd (dict): Metric -> standard deviation over the runs (NaN for one run).
-        replicates (dict): Metric -> (B,) mean over the runs in each replicate.
+        seed_points (dict): Metric -> (S,) the runs' point estimates.
+        seed_replicates (dict): Metric -> (S, B) the runs' replicates.
     """
     name: str
     runs: List[str] = field(default_factory=list)
     point: Dict[str, float] = field(default_factory=dict)
     sd: Dict[str, float] = field(default_factory=dict)
-    replicates: Dict[str, torch.Tensor] = field(default_factory=dict)
+    seed_points: Dict[str, torch.Tensor] = field(default_factory=dict)
+    seed_replicates: Dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def covers_seeds(self) -> bool:
+        """Whether its intervals include seed-to-seed noise (two seeds or more)."""
+        return len(self.runs) > 1
 
     def interval(self, metric: str) -> Tuple[float, float]:
-        return _interval(self.point[metric], self.replicates[metric], metric)
+        """The interval of the seed mean: test images and (with two seeds or more) seeds."""
+        _, low, high = setting_interval(self.seed_points[metric], self.seed_replicates[metric],
+                                        interval_methods().get(metric, 'percentile'), LEVEL)
+        return low, high
 
 
 @dataclass
@@ -79,7 +97,10 @@ class ComparisonStatistics:
         settings (dict): Setting name -> :class:`SettingStatistics`.
         baseline (str, optional): The baseline setting.
         deltas (dict): Setting -> {metric: (difference, low, high)} against
-            the baseline.
+            the baseline (seeds covered where a side has two or more).
+        improvement (dict): Setting -> {metric: (probability, low, high)} that a
+            run of the setting beats a run of the baseline; only where a side
+            has two seeds or more.
         valid (dict): (setting, metric) -> share of replicates with a value of
             the difference (or of the setting's metric); below
             :data:`MIN_VALID_SHARE` an interval supports no statement.
@@ -93,6 +114,7 @@ class ComparisonStatistics:
     settings: Dict[str, SettingStatistics] = field(default_factory=dict)
     baseline: Optional[str] = None
     deltas: Dict[str, Dict[str, Tuple[float, float, float]]] = field(default_factory=dict)
+    improvement: Dict[str, Dict[str, Tuple[float, float, float]]] = field(default_factory=dict)
     valid: Dict[Tuple[str, str], float] = field(default_factory=dict)
     run_settings: Dict[str, str] = field(default_factory=dict)
     reliability: Dict[str, Dict[str, np.ndarray]] = field(default_factory=dict)
@@ -197,9 +219,11 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
             values = np.array([points[run][metric] for run in setting.runs])
             setting.point[metric] = float(np.mean(values))
             setting.sd[metric] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-            setting.replicates[metric] = torch.stack(
-                [per_run[run][metric] for run in setting.runs]).mean(dim=0)
-            result.valid[(setting.name, metric)] = _valid_share(setting.replicates[metric])
+            setting.seed_points[metric] = torch.tensor(values, dtype=torch.float64)
+            setting.seed_replicates[metric] = torch.stack(
+                [per_run[run][metric] for run in setting.runs]).double()
+            result.valid[(setting.name, metric)] = _valid_share(
+                setting.seed_replicates[metric].mean(dim=0))
     if baseline is not None:
         _differences(result, baseline)
     return result
@@ -217,16 +241,36 @@ def _differences(result: ComparisonStatistics, baseline: str) -> None:
                             ' runs')
     result.baseline = name
     base = result.settings[name]
+    lower = lower_is_better()
     for setting in result.settings.values():
-        deltas = {}
-        for metric in setting.replicates:
-            if metric not in base.replicates:
+        deltas, improvement = {}, {}
+        for metric in setting.seed_replicates:
+            if metric not in base.seed_replicates:
                 continue
-            diff = setting.replicates[metric] - base.replicates[metric]
-            delta = setting.point[metric] - base.point[metric]
-            deltas[metric] = (delta, *_interval(delta, diff))
+            deltas[metric] = difference_interval(
+                setting.seed_points[metric], setting.seed_replicates[metric],
+                base.seed_points[metric], base.seed_replicates[metric], LEVEL)
+            diff = setting.seed_replicates[metric].mean(dim=0) - \
+                base.seed_replicates[metric].mean(dim=0)
             result.valid[(f'{setting.name} - {name}', metric)] = _valid_share(diff)
+            if setting is not base and (setting.covers_seeds or base.covers_seeds):
+                improvement[metric] = _improvement(setting, base, metric, metric in lower,
+                                                   result.seed)
         result.deltas[setting.name] = deltas
+        if improvement:
+            result.improvement[setting.name] = improvement
+
+
+def _improvement(setting: SettingStatistics, base: SettingStatistics, metric: str,
+                 lower: bool, seed: int) -> Tuple[float, float, float]:
+    """The probability that a run of ``setting`` beats a run of ``base``, with its interval."""
+    point = float(probability_of_improvement(setting.seed_points[metric],
+                                             base.seed_points[metric], lower))
+    replicates = bootstrap_probability_of_improvement(
+        setting.seed_replicates[metric], base.seed_replicates[metric], lower,
+        torch.Generator().manual_seed(seed))
+    low, high = _interval(point, replicates)
+    return point, low, high
 
 
 def verdict(metric: str, low: float, high: float, valid_share: float = 1.0) -> str:
@@ -242,14 +286,18 @@ def verdict(metric: str, low: float, high: float, valid_share: float = 1.0) -> s
 
 def statistics_columns() -> List[str]:
     """The summary.csv columns of the statistics, per declared metric ``m`` (:func:`interval_keys`):
-    ``test_<m>_ci_low/high`` (the run's interval), ``test_<m>_mean/sd`` (its setting over
+    ``test_<m>_ci_low/high`` (the run's interval: its test images), ``test_<m>_mean/sd`` (its
+    setting over seeds) and ``test_<m>_mean_ci_low/high`` (the setting's interval: images and
     seeds), ``delta_test_<m>`` and ``delta_test_<m>_ci_low/high`` (its setting against the
-    baseline setting)."""
+    baseline setting), ``improvement_test_<m>`` and ``improvement_test_<m>_ci_low/high`` (the
+    probability that a run of its setting beats a run of the baseline)."""
     names = ['setting', 'seeds']
     for metric in interval_keys():
         names += [f'test_{metric}_ci_low', f'test_{metric}_ci_high', f'test_{metric}_mean',
-                  f'test_{metric}_sd', f'delta_test_{metric}', f'delta_test_{metric}_ci_low',
-                  f'delta_test_{metric}_ci_high']
+                  f'test_{metric}_sd', f'test_{metric}_mean_ci_low', f'test_{metric}_mean_ci_high',
+                  f'delta_test_{metric}', f'delta_test_{metric}_ci_low',
+                  f'delta_test_{metric}_ci_high', f'improvement_test_{metric}',
+                  f'improvement_test_{metric}_ci_low', f'improvement_test_{metric}_ci_high']
     return names
 
 
@@ -274,10 +322,14 @@ def statistics_cells(record: RunRecord,
         for metric in group.point:
             cells[f'test_{metric}_mean'] = _rounded(group.point[metric])
             cells[f'test_{metric}_sd'] = _rounded(group.sd[metric])
-    for metric, (delta, low, high) in stats.deltas.get(setting, {}).items():
-        cells[f'delta_test_{metric}'] = _rounded(delta)
-        cells[f'delta_test_{metric}_ci_low'] = _rounded(low)
-        cells[f'delta_test_{metric}_ci_high'] = _rounded(high)
+            low, high = group.interval(metric)
+            cells[f'test_{metric}_mean_ci_low'] = _rounded(low)
+            cells[f'test_{metric}_mean_ci_high'] = _rounded(high)
+    for prefix, table in (('delta', stats.deltas), ('improvement', stats.improvement)):
+        for metric, (value, low, high) in table.get(setting, {}).items():
+            cells[f'{prefix}_test_{metric}'] = _rounded(value)
+            cells[f'{prefix}_test_{metric}_ci_low'] = _rounded(low)
+            cells[f'{prefix}_test_{metric}_ci_high'] = _rounded(high)
     return cells
 
 
@@ -291,11 +343,12 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
     level = int(LEVEL * 100)
     parts = ['', '## Test, with intervals', '',
              f'Paired bootstrap over the test images: {stats.num_replicates} replicates (seed '
-             f'{stats.seed}), the same resampled image sets for every run; {level} % percentile '
-             'intervals; a setting of several seeds: the mean of its runs, with the standard '
-             'deviation over the seeds (sd), and the interval of the mean. An interval covers '
-             'the noise of the test images only: with one seed per setting, a difference can '
-             'still come from the seed (run several, --seeds).', '']
+             f'{stats.seed}), the same resampled image sets for every run; {level} % intervals '
+             '(each metric\'s declared method). A setting of several seeds: the mean of its '
+             'runs, with the standard deviation over the seeds (sd); its interval covers the '
+             'test images and the seeds (Student\'s t on the seeds\' standard error, added '
+             'margin by margin). A setting of one seed (*1, images only*): its interval covers '
+             'the test images, not the seed; run several (--seeds) to cover it.', '']
     metrics = [m for m in interval_keys() if any(m in s.point for s in stats.settings.values())]
     parts.append('| setting | seeds | ' + ' | '.join(metrics) + ' |')
     parts.append('|---|---:|' + '---:|' * len(metrics))
@@ -309,11 +362,13 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
             sd = setting.sd[metric]
             cells.append(f'{_fmt(setting.point[metric])} [{_fmt(low)}, {_fmt(high)}]'
                          + ('' if math.isnan(sd) else f' sd {sd:.1f}'))
-        parts.append(f'| {setting.name} | {len(setting.runs)} | ' + ' | '.join(cells) + ' |')
+        seeds = f'{len(setting.runs)}' if setting.covers_seeds else '1, images only'
+        parts.append(f'| {setting.name} | {seeds} | ' + ' | '.join(cells) + ' |')
     if stats.baseline is not None:
         parts += ['', f'## Against {stats.baseline}', '',
                   f'Difference of each setting from the baseline {stats.baseline} (points), with '
-                  f'the {level} % interval of the paired difference. *better* / *worse*: the '
+                  f'the {level} % interval of the paired difference (test images, and the seeds '
+                  'of each side that has two or more). *better* / *worse*: the '
                   'interval excludes 0 (for ECE lower is better); *within noise*: it does not, '
                   'and the data do not say which is better; *too few replicates*: fewer than '
                   f'{MIN_VALID_SHARE:.0%} of the replicates had a value (a group without a '
@@ -334,6 +389,29 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
                 cells.append(f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] '
                              f'{verdict(metric, low, high, share)}{valid}')
             parts.append(f'| {setting} | ' + ' | '.join(cells) + ' |')
+        parts += _improvement_markdown(stats, metrics)
     if stats.notes:
         parts += ['', 'Not in the statistics:', ''] + [f'- {note}' for note in stats.notes]
+    return parts
+
+
+def _improvement_markdown(stats: ComparisonStatistics, metrics: List[str]) -> List[str]:
+    """The probability of improvement table, where a side has two seeds or more."""
+    if not stats.improvement:
+        return []
+    base = stats.settings[stats.baseline]
+    single = [name for name in [stats.baseline, *stats.improvement]
+              if not stats.settings[name].covers_seeds]
+    parts = ['', f'Probability that a run of each setting beats a run of {stats.baseline} '
+             '(over all pairs of their seeds, ties counting a half; for ECE, lower beats), with '
+             f'the {int(LEVEL * 100)} % interval of a bootstrap over seeds and test images '
+             f'together. 0.5: as likely to win as to lose; {stats.baseline} has '
+             f'{len(base.runs)} seed(s).'
+             + (f' One seed only, so seed noise not covered: {", ".join(single)}.' if single
+                else ''), '',
+             '| setting | ' + ' | '.join(metrics) + ' |', '|---|' + '---|' * len(metrics)]
+    for setting, values in stats.improvement.items():
+        cells = [f'{values[m][0]:.2f} [{values[m][1]:.2f}, {values[m][2]:.2f}]' if m in values
+                 else '–' for m in metrics]
+        parts.append(f'| {setting} | ' + ' | '.join(cells) + ' |')
     return parts
