@@ -500,3 +500,29 @@ def test_no_positive_at_all_gives_nan_class_means_and_no_tuned_keys(tmp_path):
     assert not any('tuned' in key for key in result)  # nothing to tune; the run goes on
     assert not (tmp_path / 'thresholds.json').exists()
 
+
+
+def test_a_class_with_no_evaluated_negative_is_counted_and_reported(tmp_path, monkeypatch):
+    """OpenImages' case: a class with verified positives and no verified negative has AP 100
+    whatever the scores; the warning counts it and says its share of the mean, the report shows
+    its negatives (0)."""
+    messages = []
+    monkeypatch.setattr('mmml_ext.evaluation.base.print_log',
+                        lambda message, **kwargs: messages.append(message))
+    scores = [[0.1, 0.9, 0.2], [0.2, 0.3, 0.8], [0.3, 0.6, 0.1], [0.9, 0.4, 0.7]]
+    gt = [[1, 1, 0], [1, 0, 1], [1, 0, -1], [1, -1, 0]]  # cat: every evaluated cell positive
+    metric = METRICS.build(dict(type='MeanAP', out_dir=str(tmp_path)))
+    metric.dataset_meta = dict(classes=('cat', 'dog', 'eel'))
+    metric.set_eval_context(EvalContext(tag='test', work_dir=str(tmp_path)))
+    metric.process(None, make_samples(scores, gt_scores=gt))
+    result = metric.evaluate(4)
+    ap = [100.0, 100 * skm.average_precision_score([1, 0, 0], [0.9, 0.3, 0.6]),
+          100 * skm.average_precision_score([0, 1, 0], [0.2, 0.8, 0.7])]
+    assert result['multi-label/mAP'] == pytest.approx(np.mean(ap))
+    warning = [m for m in messages if 'no evaluated negative' in m]
+    assert len(warning) == 1
+    assert warning[0].startswith('MeanAP: 1 class(es) have no evaluated negative')
+    assert f'carry {100 / 3:.1f} of its {np.mean(ap):.1f} points' in warning[0]
+    assert warning[0].endswith(': cat')
+    rows = json.loads((tmp_path / 'per_class' / 'test.json').read_text())['classes']
+    assert [(r['support'], r['negatives']) for r in rows] == [(4, 0), (1, 2), (1, 2)]

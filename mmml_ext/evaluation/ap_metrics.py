@@ -164,9 +164,31 @@ class MeanAP(BaseMultiLabelMetric):
         means = average_precision_means(ap, self.absent_classes == 'include', counts,
                                         self.group_bounds)
         result = {item: 100 * float(means[item]) for item in self.items if item in means}
+        self._warn_no_negative(rows, ap, result.get('mAP'))
         if self.report:
             self.write_report(rows, ap, counts)
         return result
+
+    def _warn_no_negative(self, rows: EvaluationRows, ap: torch.Tensor,
+                          mean_ap: Optional[float]) -> None:
+        """Count the classes whose evaluated cells are all positive: their AP is 100 whatever the
+        model (every ranking puts a positive first), so the warning says how much of the mean
+        they carry."""
+        tallies = rows.confusion(0.5, None, self.difficult_as)
+        negatives = tallies['fp'] + tallies['tn']
+        trivial = ((tallies['tp'] + tallies['fn'] > 0) & (negatives == 0)).nonzero().flatten()
+        if len(trivial) == 0 or mean_ap is None:
+            return
+        names = self.class_names or [str(i) for i in range(len(ap))]
+        shown = ', '.join(names[i] for i in trivial[:10].tolist())
+        shown += ' ...' if len(trivial) > 10 else ''
+        in_mean = int((~torch.isnan(ap)).sum()) if self.absent_classes == 'exclude' else len(ap)
+        carried = 100 * len(trivial) / max(in_mean, 1)
+        self.warn_once('no_negative', f'{len(trivial)} class(es) have no evaluated negative (every '
+                       'evaluated cell is a positive), so their AP is 100 whatever the model; '
+                       f'they stay in mAP by the protocol and carry {carried:.1f} of its '
+                       f'{mean_ap:.1f} points (the per-class report\'s "negatives" column): '
+                       f'{shown}')
 
     def write_report(self, rows: EvaluationRows, ap: torch.Tensor,
                      counts: Optional[Sequence[int]]) -> None:
@@ -174,12 +196,13 @@ class MeanAP(BaseMultiLabelMetric):
         tallies = rows.confusion(self.report_thr, None, self.difficult_as)
         prf = per_class_prf(tallies['tp'], tallies['fp'], tallies['fn'])
         support = (tallies['tp'] + tallies['fn']).tolist()
+        negatives = (tallies['fp'] + tallies['tn']).tolist()
         names = self.class_names or [str(i) for i in range(len(ap))]
         columns = dict(precision=(100 * prf['precision']).tolist(),
                        recall=(100 * prf['recall']).tolist(), f1=(100 * prf['f1']).tolist(),
                        ap=[None if v != v else 100 * v for v in ap.tolist()])
         report = [
-            dict(class_name=names[c], support=support[c],
+            dict(class_name=names[c], support=support[c], negatives=negatives[c],
                  train_count=None if counts is None else int(counts[c]),
                  **{key: values[c] for key, values in columns.items()})
             for c in range(len(ap))
