@@ -139,7 +139,12 @@ def main(out_file: str, options) -> None:
     try:
         result['metrics'] = evaluator.evaluate(len(samples))
         if context is not None:  # whether the rows stayed spread over the processes
-            result['sharded'] = context.rows.sharded is not None
+            result['sharded'] = context.rows.spread
+            if context.rows.spread:  # all rows are not here: reading them must refuse
+                try:
+                    context.rows.scores
+                except RuntimeError as refused:
+                    result['all_rows_refused'] = str(refused)
     except Exception as error:
         result['error'] = dict(type=type(error).__name__, message=str(error))
     with open(f'{out_file}.rank{rank}.json', 'w') as f:

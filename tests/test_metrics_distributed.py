@@ -69,6 +69,7 @@ def test_sharded_evaluation_equals_one_process_on_every_key(nproc, single_proces
     torchrun(nproc, out, ('--rich', '--shared', '--small-rounds'))
     for result in results(out, nproc):
         assert result['sharded']
+        assert 'spread over processes' in result['all_rows_refused']
         assert result['metrics'] == single_process_rich  # exactly, float for float
     assert len(single_process_rich) == 4 + 1 + 7 + 6 + 6 + 5 + 1 + 4 + 9 + 9 + 3 + 3 + 1 + (1 + 2 * 23) + 1
 

@@ -526,3 +526,17 @@ def test_a_class_with_no_evaluated_negative_is_counted_and_reported(tmp_path, mo
     assert warning[0].endswith(': cat')
     rows = json.loads((tmp_path / 'per_class' / 'test.json').read_text())['classes']
     assert [(r['support'], r['negatives']) for r in rows] == [(4, 0), (1, 2), (1, 2)]
+
+
+def test_evaluation_rows_cache_keys_name_their_owner():
+    """A derived result is cached under a key that starts with its owner (a metric class or a
+    kernel function), so that two metrics never read each other's value by accident."""
+    from mmml_ext.evaluation.shared_rows import EvaluationRows
+    rows = EvaluationRows()
+    metric = METRICS.build(dict(type='MeanAP'))
+    rows.add(metric, make_samples([[0.9, 0.1], [0.2, 0.7]], labels=[[0], [1]]))
+    rows.gather(2)
+    with pytest.raises(TypeError, match='starts with its owner'):
+        rows.row_sums('counts', lambda: {}, 'counting')
+    assert rows.num_samples == 2 and not rows.spread
+    assert rows.scores.shape == (2, 2)  # one process: every row is here

@@ -237,3 +237,22 @@ def test_a_setting_interval_covers_its_seeds(sweep_like):
     row = {r['run']: r for r in sweep_like['result'].rows}['asl_seed-0']
     assert row['test_ECE_mean_ci_low'] == pytest.approx(low, abs=1e-4)
     assert row['improvement_test_mAP'] == 1.0
+
+
+def test_intervals_the_coverage_study_did_not_verify_say_no_statement(sweep_like):
+    stats = sweep_like['result'].statistics
+    assert stats.num_images == N  # 150: below every size the study verified
+    assert {'mAP', 'CF1', 'OF1', 'ECE', 'subset_accuracy'} <= set(stats.no_statement())
+    markdown = (sweep_like['root'] / 'report' / 'summary.md').read_text()
+    assert '*no statement*: on simulated populations' in markdown
+    low, high = stats.settings['asl'].interval('mAP')
+    assert f'[{low:.1f}, {high:.1f}] sd' in markdown and ' no statement |' in markdown
+    row = {r['run']: r for r in sweep_like['result'].rows}['asl_seed-0']
+    assert 'mAP' in row['no_statement'].split()
+    # by the declarations: OF1 held from 200 images, CF1 and mAP from 5,000, AUROC not measured
+    for num, flagged, held in ((250, {'CF1', 'mAP', 'ECE', 'AUROC'}, {'OF1', 'OF1_tuned'}),
+                               (5000, {'AUROC', 'subset_accuracy'}, {'CF1', 'mAP', 'ECE'})):
+        stats.num_images = num
+        found = set(stats.no_statement())
+        assert flagged <= found and not held & found, num
+    stats.num_images = N

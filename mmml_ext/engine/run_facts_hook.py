@@ -164,8 +164,7 @@ class RunFactsHook(Hook):
                 return test_predictions.write(
                     self._test_predictions(runner, context, scores, target), runner.work_dir)
 
-            path = (write(rows.scores.numpy(), rows.raw_target().numpy())
-                    if rows.sharded is None else rows.sharded.write(write))
+            path = rows.write(write)  # the target codes as kept (difficult unread)
             if path is not None:
                 _log(f'test predictions written to {path}')
         elif is_main_process() and not _multilabel_metrics(runner.test_evaluator):

@@ -97,6 +97,8 @@ class MeanAP(BaseMultiLabelMetric):
     #: the sample AP is biased upward and its replicates sit above it: the basic interval on
     #: the logit scale covered best in the coverage study (docs/experiments.md)
     INTERVAL_METHOD = {key: 'logit-basic' for key in ALL_ITEMS}
+    #: 200 images: mAP 83.9-93.5 %, the groups 83.9-93.9 %; 5,000: 92.7-95.3 %
+    INTERVAL_HOLDS_FROM = {key: 5000 for key in ALL_ITEMS}
     COMPARED_BY_DEFAULT = True
 
     def __init__(self,
@@ -153,7 +155,7 @@ class MeanAP(BaseMultiLabelMetric):
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         ap = rows.average_precision(self.difficult_as)
-        self.class_mean_mask(~torch.isnan(ap))  # names the absent classes once
+        self.class_mean_mask(~torch.isnan(ap), self.absent_classes)  # names them once
         stats = self.train_class_stats()
         if stats is not None:
             stats.check_num_classes(len(ap), type(self).__name__)

@@ -66,10 +66,11 @@ class MultiLabelAUROC(BaseMultiLabelMetric):
         result = {}
         if 'AUROC' in self.items:
             auroc = rows.class_terms(
-                (type(self).__name__, 'auroc'),
+                (roc_auc, ),
                 lambda scores, target: dict(auroc=roc_auc(scores, target, validate_args=False)),
                 self.difficult_as, 'AUROC')['auroc']
-            self.class_mean_mask(~torch.isnan(auroc))  # names the classes without an AUROC
+            self.class_mean_mask(~torch.isnan(auroc), self.absent_classes,  # names them once
+                                 'no positive or no negative')
             result['AUROC'] = float(class_mean(auroc, self.absent_classes == 'include'))
         if 'AUROC_micro' in self.items:
             target = rows.target(self.difficult_as)

@@ -88,20 +88,14 @@ class EvalContext:
             extras = dict(classes=np.asarray(list(classes or []), dtype=str),
                           sample_idx=np.asarray([] if rows.sample_idx is None else
                                                 rows.sample_idx))
-            if rows.sharded is not None and rows.sharded.exchange.broken:  # each keeps its own
+            if rows.exchange_broken:  # each process keeps its own
                 self.saved_predictions = self.save_local_rows(out_dir, classes)
                 return self.saved_predictions
-            if rows.sharded is None:
+            path = rows.agree_on(path, 'naming the file')  # the main process's (a time stamp)
+            if is_main_process():
                 os.makedirs(directory, exist_ok=True)
-                np.savez(path, scores=rows.scores.numpy(), target=rows.target('ignore').numpy(),
-                         **extras)
-            else:  # one name, the main process's (it has a time stamp)
-                path = rows.sharded.exchange.all_gather_object(path, 'naming the file')[0]
-                if is_main_process():
-                    os.makedirs(directory, exist_ok=True)
-                rows.sharded.write(lambda scores, target: npz_blocks.savez(
-                    path, dict(scores=scores, target=target, **extras)),
-                    lambda codes: read_difficult(codes, 'ignore'))
+            rows.write(lambda scores, target: npz_blocks.savez(
+                path, dict(scores=scores, target=target, **extras)), 'ignore')
             print_log(f'predictions of {self.tag} saved to {path}', logger='current')
             self.saved_predictions = path
         return self.saved_predictions
@@ -116,14 +110,9 @@ class EvalContext:
         directory = self.output_dir(out_dir) or '.'
         base = eval_outputs.failure_dump_path(directory, self.tag)
         path = f'{base[:-len(".npz")]}_rank{get_rank()}.npz'
-        rows = self.rows
-        if rows.local_rows is not None:  # not placed yet
-            scores, target, sample_idx = (rows.local_rows.scores, rows.local_rows.target,
-                                          rows.local_rows.sample_idx)
-        else:
-            sharded = rows.sharded
-            scores, target = sharded.scores.numpy(), rows.target('ignore').numpy()
-            sample_idx = rows.sample_idx[sharded.positions[sharded.exchange.rank]]
+        own = self.rows.own_rows()
+        scores, sample_idx = own.scores, own.sample_idx
+        target = read_difficult(own.target, 'ignore')
         os.makedirs(directory, exist_ok=True)
         np.savez(path, scores=scores, target=target,
                  classes=np.asarray(list(classes or []), dtype=str),

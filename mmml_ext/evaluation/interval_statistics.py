@@ -12,6 +12,8 @@ classes own those values: a registered
 - ``LOWER_IS_BETTER``: those of its keys where a smaller number is better;
 - ``INTERVAL_METHOD``: ``{key: method}``, the interval of a single run's key,
   where the coverage study found the percentile interval wrong;
+- ``INTERVAL_HOLDS_FROM``: ``{key: images}``, the fewest test images at which
+  the coverage study found a single setting's interval of the key holding;
 - ``COMPARED_BY_DEFAULT``: whether a test without the metric gets its
   intervals too, with the metric's defaults (False: only the tests that had it);
 - :meth:`replicate_values` ``(family, settings, data)``: the keys' values (fractions) in
@@ -104,6 +106,17 @@ def interval_methods() -> Dict[str, str]:
         for key in metric.INTERVAL_KEYS[family]:
             methods.setdefault(key, metric.INTERVAL_METHOD.get(key, 'percentile'))
     return methods
+
+
+def interval_holds_from() -> Dict[str, int]:
+    """Key -> the fewest test images at which its single-setting interval was found to hold
+    (``INTERVAL_HOLDS_FROM``); a key not there was not measured."""
+    sizes = {}
+    for family, metric in interval_owners().items():
+        for key in metric.INTERVAL_KEYS[family]:
+            if key in metric.INTERVAL_HOLDS_FROM:
+                sizes.setdefault(key, metric.INTERVAL_HOLDS_FROM[key])
+    return sizes
 
 
 def replicate_values(predictions: TestPredictions, counts: torch.Tensor,

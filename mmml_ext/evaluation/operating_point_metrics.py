@@ -47,12 +47,12 @@ class _OperatingPointMetric(BaseMultiLabelMetric):
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
         terms = rows.class_terms(
-            (type(self).__name__, self.level),
+            (type(self), self.level),
             lambda scores, target: dict(zip(('value', 'threshold'), operating_point(
                 scores, target, self.STATISTIC, self.level, validate_args=False))),
             self.difficult_as, self.STATISTIC.replace('_', ' '))
         value, threshold = terms['value'], terms['threshold']
-        self.class_mean_mask(~torch.isnan(value))  # names the classes without a positive
+        self.class_mean_mask(~torch.isnan(value), self.absent_classes)  # names them
         result = {self.STATISTIC: 100 * float(class_mean(value,
                                                          self.absent_classes == 'include'))}
         if self.classwise:

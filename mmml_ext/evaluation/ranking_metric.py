@@ -37,8 +37,8 @@ class MultiLabelRanking(BaseMultiLabelMetric):
         super().__init__(items=items, **kwargs)
 
     def compute(self, rows: EvaluationRows) -> Dict[str, float]:
-        terms = rows.row_terms(('ranking', self.difficult_as), lambda: ranking_terms(
-            rows.scores, rows.target(self.difficult_as)), 'ranking terms')
+        terms = rows.row_terms((ranking_terms, self.difficult_as), lambda: ranking_terms(
+            rows.own_scores(), rows.target(self.difficult_as)), 'ranking terms')
         values = reduce_ranking_terms(terms)
         return {item: values[item] * (100.0 if item in PERCENT_ITEMS else 1.0)
                 for item in self.items}

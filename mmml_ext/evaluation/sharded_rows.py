@@ -53,6 +53,9 @@ class ShardedRows:
         size (int): The size of the evaluated dataset.
     """
 
+    #: the rows are spread over processes: every process computes, with the others
+    spread = True
+
     def __init__(self, exchange: Exchange, local: Optional[BatchRows], size: int) -> None:
         self.exchange = exchange
         rank, world_size = exchange.rank, exchange.world_size
@@ -89,8 +92,29 @@ class ShardedRows:
         """The classes this process owns."""
         return slice(self.bounds[self.exchange.rank], self.bounds[self.exchange.rank + 1])
 
+    @property
+    def sample_idx(self) -> Optional[np.ndarray]:
+        """The dataset index of each row of all processes, in dataset order."""
+        return self.plan.sample_idx
+
+    @property
+    def broken(self) -> bool:
+        """Whether a process stopped answering (each then keeps its own rows)."""
+        return self.exchange.broken
+
     def agree(self, compute: Callable[[], object], what: str):
         return self.exchange.agree(compute, what)
+
+    def shared_error(self, error: Optional[BaseException], name: str) -> Optional[BaseException]:
+        """An error raised on any process, raised by all."""
+        return self.exchange.shared_error(error, name)
+
+    def own_rows(self) -> BatchRows:
+        """This process's rows (the sampler's padding dropped), with their sample indices."""
+        sample_idx = self.plan.sample_idx
+        return BatchRows(self.scores.numpy(), self.codes.numpy(),
+                         None if sample_idx is None else
+                         sample_idx[self.positions[self.exchange.rank]])
 
     # --- the three kinds of results ----------------------------------------------------
     def row_terms(self, compute: Callable[[], Terms], what: str) -> Terms:
@@ -188,7 +212,8 @@ class ShardedRows:
         ``read`` maps each block of target codes. Every process calls this
         (the blocks are gathered from the owners of the classes as rank 0
         writes them, scores first); it returns what ``write`` returns on rank
-        0, None elsewhere.
+        0, None elsewhere. The file name, if ``write`` makes one, must be the
+        same on every process (:meth:`agree_on`).
         """
         shape = (self.num_samples, self.num_classes)
         if self.exchange.rank != 0:
@@ -199,6 +224,10 @@ class ShardedRows:
         return write(BlockArray(shape, np.float32, lambda: self.blocks('scores')),
                      BlockArray(shape, np.int8, lambda: (read(codes) for codes in
                                                          self.blocks('codes'))))
+
+    def agree_on(self, value, what: str):
+        """Rank 0's ``value`` on every process."""
+        return self.exchange.all_gather_object(value, what)[0]
 
     def release(self) -> None:
         self.scores = self.codes = None

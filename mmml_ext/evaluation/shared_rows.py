@@ -34,8 +34,9 @@ from ..functional import average_precision, confusion_counts, multilabel_predict
 from ..functional.calibration import class_bin_tables, rows_per_block
 from ..functional.checks import check_probabilities, has_ignored
 from ..functional.target_codes import DIFFICULT, difficult_value, read_difficult
-from ..functional.thresholds import global_best_threshold, per_class_best_thresholds
+from ..functional.thresholds import per_class_best_thresholds
 from .exchange import Exchange
+from .local_rows import LocalRows
 from .row_batches import BatchRows, batch_rows, plan_rows, sample_name
 from .sharded_rows import ShardedRows
 
@@ -70,9 +71,18 @@ class _RowBuffer:
 class EvaluationRows:
     """The rows of one evaluation and what the metrics derive from them.
 
+    After :meth:`gather` the rows live in one of two backends with one interface
+    (:class:`~mmml_ext.evaluation.local_rows.LocalRows`: every row on this
+    process; :class:`~mmml_ext.evaluation.sharded_rows.ShardedRows`: spread over
+    processes). A metric reads results over all rows (:meth:`row_terms`,
+    :meth:`row_sums`, :meth:`class_terms` and the shared results built on
+    them), each cached under a key that starts with its owner: the metric class
+    or the kernel function that computes it, so two metrics never share a value
+    by accident. :attr:`scores` is every row, and raises where this process holds
+    only its own (read :meth:`own_scores` inside a ``row_terms`` / ``row_sums``
+    computation).
+
     Attributes:
-        scores (torch.Tensor): (N, C) float32, after :meth:`gather` (main process).
-        sample_idx (np.ndarray, optional): The dataset index of each row.
         num_classes (int, optional): C, known from the first batch.
     """
 
@@ -83,16 +93,12 @@ class EvaluationRows:
         self._indices: Optional[List[np.ndarray]] = []
         self.num_classes: Optional[int] = None
         self.num_batches = 0
-        self.scores: Optional[torch.Tensor] = None
-        self._codes: Optional[torch.Tensor] = None
-        self.sample_idx: Optional[np.ndarray] = None
-        self.local_rows: Optional[BatchRows] = None
+        self._backend = None  # LocalRows or ShardedRows, after gather
+        self._unplaced: Optional[BatchRows] = None  # this process's rows while they are placed
         self._gathered = False
         self._derived: Dict[Any, Any] = {}
         # the latest predictions (key, (n, C) bool): what they feed (counts, terms) is cached
         self._last_predictions = None
-        #: the rows of a sharded evaluation (several processes), else None
-        self.sharded = None
         self._unshardable: List[str] = []
 
     def add(self, metric: object, data_samples: Sequence[dict]) -> bool:
@@ -150,12 +156,10 @@ class EvaluationRows:
         if world_size == 1:
             self._assemble([local], size, world_size)
         elif not self._unshardable:
-            self.local_rows = local  # kept until the rows are placed, to be saved on failure
-            self.sharded = ShardedRows(Exchange(), local, size)
-            self.local_rows = None
-            self.scores, self._codes = self.sharded.scores, self.sharded.codes
-            self.sample_idx = self.sharded.plan.sample_idx
-            self.num_classes = self.sharded.num_classes
+            self._unplaced = local  # kept until the rows are placed, to be saved on failure
+            self._backend = ShardedRows(Exchange(), local, size)
+            self._unplaced = None
+            self.num_classes = self._backend.num_classes
         else:
             if get_rank() == 0:
                 print_log(f'{", ".join(self._unshardable)} cannot be computed from rows spread '
@@ -189,8 +193,8 @@ class EvaluationRows:
         else:
             scores, codes = self._reorder(parts, destination, plan.num_samples)
         payloads.clear()
-        self.scores, self._codes = torch.from_numpy(scores), torch.from_numpy(codes)
-        self.sample_idx = plan.sample_idx
+        self._backend = LocalRows(torch.from_numpy(scores), torch.from_numpy(codes),
+                                  plan.sample_idx)
         self.num_classes = scores.shape[1]
 
     @staticmethod
@@ -219,32 +223,100 @@ class EvaluationRows:
     def holds_all(self) -> bool:
         """Whether this process has the results of all rows (the main process, or every
         process of a sharded evaluation)."""
-        return self.scores is not None
+        return self._backend is not None
+
+    @property
+    def spread(self) -> bool:
+        """Whether the rows are spread over processes (then every process computes, with the
+        others)."""
+        return self._backend is not None and self._backend.spread
 
     @property
     def num_samples(self) -> int:
         """N, the samples evaluated (each once)."""
-        return len(self.sample_idx) if self.sharded is not None else len(self.scores)
+        return self._placed().num_samples
+
+    @property
+    def sample_idx(self) -> Optional[np.ndarray]:
+        """The dataset index of each row (all rows, dataset order), or None."""
+        return None if self._backend is None else self._backend.sample_idx
+
+    @property
+    def scores(self) -> torch.Tensor:
+        """(N, C) float32 scores of every row, in dataset order.
+
+        Raises:
+            RuntimeError: The rows are spread over processes, so no process
+                holds them all (read results over all rows instead).
+        """
+        backend = self._placed()
+        if backend.spread:
+            raise RuntimeError('the evaluation rows are spread over processes: this process '
+                               'holds only its own; read results over all rows (row_terms, '
+                               'row_sums, class_terms) or own_scores() inside their computation')
+        return backend.scores
+
+    def own_scores(self) -> torch.Tensor:
+        """(n, C) float32 scores of this process's rows (every row on one process)."""
+        return self._placed().scores
+
+    def own_rows(self) -> Optional[BatchRows]:
+        """This process's rows as numpy arrays with their sample indices (also while they are
+        being placed, to be saved when that fails); None if it has none."""
+        if self._unplaced is not None:
+            return self._unplaced
+        return None if self._backend is None else self._backend.own_rows()
+
+    def _placed(self):
+        if self._backend is None:
+            raise RuntimeError('the evaluation rows are not here: gather() was not called, or '
+                               'this process is not the one that holds them')
+        return self._backend
 
     def check_scores(self) -> None:
         """The scores must be probabilities (checked once for all metrics)."""
-        self.derived('scores_checked', lambda: self._agree(
-            lambda: check_probabilities(self.scores, 'pred_score'), 'checking the scores'))
+        self.derived('scores_checked', lambda: self._placed().agree(
+            lambda: check_probabilities(self.own_scores(), 'pred_score'), 'checking the scores'))
 
-    def _agree(self, compute: Callable[[], Any], what: str) -> Any:
-        return compute() if self.sharded is None else self.sharded.agree(compute, what)
+    def shared_error(self, error: Optional[BaseException], name: str) -> Optional[BaseException]:
+        """``error`` of this process, or one raised on any other process of a spread evaluation."""
+        return self._placed().shared_error(error, name)
+
+    @property
+    def exchange_broken(self) -> bool:
+        """Whether the processes of a spread evaluation can no longer exchange rows."""
+        return self._backend is not None and self._backend.broken
+
+    def agree_on(self, value, what: str):
+        """The main process's ``value`` on every process (collective when the rows are spread)."""
+        return self._placed().agree_on(value, what)
+
+    def write(self, write: Callable, difficult_as: Optional[str] = None):
+        """``write(scores, target)`` with every row in dataset order, on the process that writes.
+
+        Args:
+            write (callable): Gets (N, C) scores and target as arrays, or, when
+                the rows are spread, as :class:`~mmml_ext.run_facts.npz_blocks.BlockArray`
+                blocks (collective: every process calls this).
+            difficult_as (str, optional): Read the target codes by this rule;
+                None: the codes as kept.
+
+        Returns:
+            What ``write`` returns on the writing process, None elsewhere.
+        """
+        backend = self._placed()
+        read = (lambda codes: codes) if difficult_as is None else \
+            (lambda codes: read_difficult(codes, difficult_as))
+        return backend.write(write, read)
 
     def target(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(n, C) int8 target of this process's rows (all rows on one process): 1 / 0 / -1."""
         difficult_value(difficult_as)  # checks the rule
-        if not self.derived('has_difficult', lambda: bool((self._codes == DIFFICULT).any())):
-            return self._codes
+        codes = self._placed().codes
+        if not self.derived('has_difficult', lambda: bool((codes == DIFFICULT).any())):
+            return codes
         return self.derived(('target', difficult_as),
-                            lambda: read_difficult(self._codes, difficult_as))
-
-    def raw_target(self) -> torch.Tensor:
-        """(n, C) int8 target codes as kept: 1 / 0 / -1, and :data:`DIFFICULT` unread."""
-        return self._codes
+                            lambda: read_difficult(codes, difficult_as))
 
     def has_ignored(self, difficult_as: str = 'ignore') -> bool:
         return self.derived(('has_ignored', difficult_as),
@@ -273,65 +345,59 @@ class EvaluationRows:
         if self._last_predictions is None or self._last_predictions[0] != key:
             valid = self.target(difficult_as) >= 0 if masked else None
             self._last_predictions = None  # one (n, C) bool matrix alive at a time
-            self._last_predictions = (key, multilabel_predict(self.scores, thr, topk, valid,
+            self._last_predictions = (key, multilabel_predict(self.own_scores(), thr, topk, valid,
                                                               validate_args=False))
         return self._last_predictions[1]
 
     # --- results over all rows (equal on one process and across processes) --------------
-    def row_terms(self, key: Any, compute: Callable[[], Dict[str, torch.Tensor]],
+    def row_terms(self, key: tuple, compute: Callable[[], Dict[str, torch.Tensor]],
                   what: str) -> Dict[str, torch.Tensor]:
         """Per-sample terms ``compute()`` of this process's rows, of all rows in dataset order."""
-        if self.sharded is None:
-            return self.derived(('row_terms', key), compute)
-        return self.derived(('row_terms', key), lambda: self.sharded.row_terms(compute, what))
+        return self.derived(('row_terms', *_owned(key)),
+                            lambda: self._placed().row_terms(compute, what))
 
-    def row_sums(self, key: Any, compute: Callable[[], Dict[str, torch.Tensor]],
+    def row_sums(self, key: tuple, compute: Callable[[], Dict[str, torch.Tensor]],
                  what: str) -> Dict[str, torch.Tensor]:
         """Integer sums over samples ``compute()`` of this process's rows, of all rows."""
-        if self.sharded is None:
-            return self.derived(('row_sums', key), compute)
-        return self.derived(('row_sums', key), lambda: self.sharded.row_sums(compute, what))
+        return self.derived(('row_sums', *_owned(key)),
+                            lambda: self._placed().row_sums(compute, what))
 
-    def class_terms(self, key: Any, compute: Callable[[torch.Tensor, torch.Tensor], Dict],
+    def class_terms(self, key: tuple, compute: Callable[[torch.Tensor, torch.Tensor], Dict],
                     difficult_as: str, what: str) -> Dict[str, torch.Tensor]:
         """Per-class terms ``compute(scores, target)`` of (N, c) columns, of all classes.
 
         ``compute`` sees every row of some classes, in dataset order (all
         classes on one process; its owned slice on each of several).
         """
-        if self.sharded is None:
-            return self.derived(('class_terms', key, difficult_as),
-                                lambda: compute(self.scores, self.target(difficult_as)))
-        return self.derived(('class_terms', key, difficult_as), lambda: self.sharded.class_terms(
-            lambda scores, codes: compute(scores, read_difficult(codes, difficult_as)), what))
+        return self.derived(('class_terms', *_owned(key), difficult_as),
+                            lambda: self._placed().class_terms(
+                                lambda scores, codes: compute(scores,
+                                                              read_difficult(codes, difficult_as)),
+                                what))
 
     def average_precision(self, difficult_as: str = 'ignore') -> torch.Tensor:
         """(C,) float64 AP of every class (NaN without a positive), computed once."""
-        return self.class_terms('ap', lambda s, t: dict(ap=average_precision(
+        return self.class_terms((average_precision, ), lambda s, t: dict(ap=average_precision(
             s, t, validate_args=False)), difficult_as, 'average precision')['ap']
 
     def best_thresholds(self, difficult_as: str = 'ignore') -> Tuple[torch.Tensor, torch.Tensor]:
         """(C,) thresholds maximising each class's F1 (NaN without a positive), and the F1."""
-        terms = self.class_terms('best_thresholds', lambda s, t: dict(zip(
+        terms = self.class_terms((per_class_best_thresholds, ), lambda s, t: dict(zip(
             ('thr', 'f1'), per_class_best_thresholds(s, t))), difficult_as, 'tuning thresholds')
         return terms['thr'], terms['f1']
 
     def global_threshold(self, difficult_as: str = 'ignore') -> Tuple[float, float]:
         """The one threshold maximising OF1 over all cells, and the OF1 (NaN: no positive)."""
         target = self.target(difficult_as)
-        if self.sharded is None:
-            return self.derived(('global_thr', difficult_as),
-                                lambda: global_best_threshold(self.scores, target,
-                                                              validate_args=False))
-        return self.derived(('global_thr', difficult_as), lambda: self.sharded.global_best_threshold(
-            target, 'tuning the global threshold'))
+        return self.derived(('global_thr', difficult_as), lambda: self._placed()
+                            .global_best_threshold(target, 'tuning the global threshold'))
 
     def confusion(self, thr=None, topk: Optional[int] = None,
                   difficult_as: str = 'ignore') -> Dict[str, torch.Tensor]:
         """(C,) int64 ``tp``, ``fp``, ``fn``, ``tn`` of the predictions at ``thr`` / ``topk``."""
         if thr is None and topk is None:
             thr = 0.5
-        key = ('confusion', self.thr_key(thr), topk, difficult_as)
+        key = (confusion_counts, self.thr_key(thr), topk, difficult_as)
         return self.row_sums(key, lambda: confusion_counts(
             self.predictions(thr, topk, difficult_as), self.target(difficult_as)),
             'counting predictions')
@@ -340,15 +406,22 @@ class EvaluationRows:
                            difficult_as: str = 'ignore') -> Dict[str, torch.Tensor]:
         """(C, M) :func:`class_bin_tables` of all classes (blocks of rows set by all C)."""
         step = rows_per_block(self.num_classes)
-        return self.class_terms(('calibration', num_bins), lambda s, t: class_bin_tables(
+        return self.class_terms((class_bin_tables, num_bins), lambda s, t: class_bin_tables(
             s, t, num_bins, step), difficult_as, 'calibration bins')
 
     def release(self) -> None:
         """Drop the rows and everything derived from them (and the sharded evaluation's group)."""
-        if self.sharded is not None:
-            self.sharded.release()
-            self.sharded = None
-        self.local_rows = self._last_predictions = None
+        if self._backend is not None:
+            self._backend.release()
+            self._backend = None
+        self._unplaced = self._last_predictions = None
         self._scores = self._targets = self._indices = None
-        self.scores = self._codes = self.sample_idx = None
         self._derived = {}
+
+
+def _owned(key: tuple) -> tuple:
+    """A cache key must start with its owner: the metric class or the kernel function."""
+    if not (isinstance(key, tuple) and key and (isinstance(key[0], type) or callable(key[0]))):
+        raise TypeError(f'a cache key of the evaluation rows starts with its owner (the metric '
+                        f'class or the function that computes the value), got {key!r}')
+    return key

@@ -91,5 +91,5 @@ class TunedThresholdF1(BaseMultiLabelMetric):
         return {item: values[item] for item in self.items}
 
     def _prf(self, counts: Dict[str, torch.Tensor]) -> Dict[str, float]:
-        present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0)
+        present = self.class_mean_mask((counts['tp'] + counts['fn']) > 0, self.absent_classes)
         return precision_recall_f1(counts['tp'], counts['fp'], counts['fn'], present)

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS
-from ..evaluation.interval_statistics import (interval_keys, interval_methods, lower_is_better,
+from ..evaluation.interval_statistics import (interval_holds_from, interval_keys,
+                                              interval_methods, lower_is_better,
                                               replicate_values)
 from ..functional.bootstrap import bootstrap_counts, bootstrap_interval
 from ..functional.calibration import reliability_bins
@@ -107,9 +108,11 @@ class ComparisonStatistics:
         run_settings (dict): Run name -> its setting.
         reliability (dict): Run name -> reliability bins (for the diagram).
         notes (list[str]): What could not be computed, and why.
+        num_images (int): N, the test images (0 before a run is read).
     """
     num_replicates: int
     seed: int
+    num_images: int = 0
     runs: Dict[str, Dict[str, Tuple[float, float, float]]] = field(default_factory=dict)
     settings: Dict[str, SettingStatistics] = field(default_factory=dict)
     baseline: Optional[str] = None
@@ -119,6 +122,14 @@ class ComparisonStatistics:
     run_settings: Dict[str, str] = field(default_factory=dict)
     reliability: Dict[str, Dict[str, np.ndarray]] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
+
+    def no_statement(self) -> List[str]:
+        """The keys whose single-setting interval supports no statement on this test set: the
+        coverage study did not find it holding at this number of images, or did not measure it
+        (``INTERVAL_HOLDS_FROM`` of its metric). Differences are not concerned."""
+        sizes = interval_holds_from()
+        return [key for key in interval_keys()
+                if self.num_images < sizes.get(key, math.inf)]
 
 
 def _interval(point: float, replicates: torch.Tensor,
@@ -187,6 +198,7 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
             # row 0 weighs every image once (the point estimate), the others are the replicates:
             # each run is ranked once for both
             num = predictions.scores.shape[0]
+            result.num_images = num
             counts = torch.cat([torch.ones((1, num), dtype=torch.int32),
                                 bootstrap_counts(num, num_replicates, seed)])
         else:
@@ -291,7 +303,7 @@ def statistics_columns() -> List[str]:
     seeds), ``delta_test_<m>`` and ``delta_test_<m>_ci_low/high`` (its setting against the
     baseline setting), ``improvement_test_<m>`` and ``improvement_test_<m>_ci_low/high`` (the
     probability that a run of its setting beats a run of the baseline)."""
-    names = ['setting', 'seeds']
+    names = ['setting', 'seeds', 'no_statement']
     for metric in interval_keys():
         names += [f'test_{metric}_ci_low', f'test_{metric}_ci_high', f'test_{metric}_mean',
                   f'test_{metric}_sd', f'test_{metric}_mean_ci_low', f'test_{metric}_mean_ci_high',
@@ -315,6 +327,7 @@ def statistics_cells(record: RunRecord,
         return cells
     group = stats.settings.get(setting)
     cells['seeds'] = len(group.runs) if group is not None else ''
+    cells['no_statement'] = ' '.join(stats.no_statement())
     for metric, (_, low, high) in stats.runs.get(run, {}).items():
         cells[f'test_{metric}_ci_low'], cells[f'test_{metric}_ci_high'] = (_rounded(low),
                                                                            _rounded(high))
@@ -349,6 +362,12 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
              'test images and the seeds (Student\'s t on the seeds\' standard error, added '
              'margin by margin). A setting of one seed (*1, images only*): its interval covers '
              'the test images, not the seed; run several (--seeds) to cover it.', '']
+    unsupported = set(stats.no_statement())
+    if unsupported:
+        parts[-1:-1] = ['*no statement*: on simulated populations (docs/experiments.md, the '
+                        'coverage study) this interval of a single setting did not hold its '
+                        f'{level} % at {stats.num_images} test images, or was not measured; '
+                        'read it as indicative only. The differences below hold.', '']
     metrics = [m for m in interval_keys() if any(m in s.point for s in stats.settings.values())]
     parts.append('| setting | seeds | ' + ' | '.join(metrics) + ' |')
     parts.append('|---|---:|' + '---:|' * len(metrics))
@@ -361,7 +380,8 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
             low, high = setting.interval(metric)
             sd = setting.sd[metric]
             cells.append(f'{_fmt(setting.point[metric])} [{_fmt(low)}, {_fmt(high)}]'
-                         + ('' if math.isnan(sd) else f' sd {sd:.1f}'))
+                         + ('' if math.isnan(sd) else f' sd {sd:.1f}')
+                         + (' no statement' if metric in unsupported else ''))
         seeds = f'{len(setting.runs)}' if setting.covers_seeds else '1, images only'
         parts.append(f'| {setting.name} | {seeds} | ' + ' | '.join(cells) + ' |')
     if stats.baseline is not None:
