@@ -316,3 +316,14 @@ def test_target_codes_read_difficult_labels_alike_in_torch_and_numpy():
     assert read_difficult(plain, 'positive') is plain  # nothing to read: no copy
     with pytest.raises(ValueError, match=r"difficult_as must be one of .* got 'yes'"):
         read_difficult(plain, 'yes')
+
+
+def test_the_top_k_rule_has_one_owner():
+    """With top-k an ignored cell (-1) takes no place: the evaluation and the bootstrap both
+    predict through functional.confusion.predictions_of_rule."""
+    from mmml_ext.functional.confusion import predictions_of_rule
+    scores = torch.tensor([[0.9, 0.8, 0.1], [0.2, 0.7, 0.6]])
+    target = torch.tensor([[-1, 1, 0], [0, 1, 0]])
+    # row 0: the ignored 0.9 is passed over, so top-2 are classes 1 and 2
+    assert predictions_of_rule(scores, target, topk=2).int().tolist() == [[0, 1, 1], [0, 1, 1]]
+    assert predictions_of_rule(scores, target, thr=0.5).int().tolist() == [[1, 1, 0], [0, 1, 1]]

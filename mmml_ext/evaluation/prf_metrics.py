@@ -21,12 +21,12 @@ from typing import Dict, Optional
 import torch
 from mmpretrain.registry import METRICS
 
-from ..functional import multilabel_predict
 from ..functional.bootstrap import bootstrap_confusion
+from ..functional.confusion import predictions_of_rule
 from ..functional.example_based import (example_terms, reduce_example_terms,
                                         weighted_example_metrics)
 from ..functional.prf import batched_precision_recall_f1, precision_recall_f1
-from ..functional.checks import check_thr, check_topk, has_ignored
+from ..functional.checks import check_thr, check_topk
 from ..run_facts.tuned_thresholds import ThresholdSource, ThresholdSpec
 from .base import BaseMultiLabelMetric, check_absent_classes, percent
 from .shared_rows import EvaluationRows
@@ -67,14 +67,6 @@ def key_suffix(thr: Optional[float] = None, topk: Optional[int] = None,
     elif thr is not None and thr != 0.5:
         suffix = threshold_suffix(thr)
     return suffix + (f'_top{topk}' if topk is not None else '')
-
-
-def settings_predictions(scores: torch.Tensor, target: torch.Tensor, thr,
-                         topk: Optional[int]) -> torch.Tensor:
-    """The predictions of a stored setting (``thr`` / (C,) thresholds and ``topk``): ignored
-    labels take no top-k place, as in :meth:`EvaluationRows.predictions`."""
-    valid = (target >= 0) if topk is not None and has_ignored(target) else None
-    return multilabel_predict(scores, thr, topk, valid, validate_args=False)
 
 
 class _PredictionMetric(BaseMultiLabelMetric):
@@ -229,7 +221,7 @@ class MultiLabelPRF(_PredictionMetric):
             thr = torch.tensor(thr if thr is not None else data.predictions.thresholds,
                                dtype=torch.float32)
         target = data.target(settings.get('difficult_as'))
-        counts = bootstrap_confusion(settings_predictions(data.scores, target, thr,
+        counts = bootstrap_confusion(predictions_of_rule(data.scores, target, thr,
                                                           settings.get('topk')),
                                      target, data.counts)
         present = None  # the rule of compute, in every replicate
@@ -279,7 +271,7 @@ class SubsetAccuracy(_PredictionMetric):
     @classmethod
     def replicate_values(cls, family, settings, data):
         target = data.target(settings.get('difficult_as'))
-        terms = example_terms(settings_predictions(data.scores, target, settings.get('thr'),
+        terms = example_terms(predictions_of_rule(data.scores, target, settings.get('thr'),
                                                    settings.get('topk')), target)
         return {'subset_accuracy': weighted_example_metrics(terms, data.counts)['subset_accuracy']}
 

@@ -30,7 +30,8 @@ import torch
 from mmengine.dist import collect_results, get_rank, get_world_size
 from mmengine.logging import print_log
 
-from ..functional import average_precision, confusion_counts, multilabel_predict
+from ..functional import average_precision, confusion_counts
+from ..functional.confusion import predictions_of_rule
 from ..functional.calibration import class_bin_tables, rows_per_block
 from ..functional.checks import check_probabilities, has_ignored
 from ..functional.target_codes import DIFFICULT, difficult_value, read_difficult
@@ -343,10 +344,10 @@ class EvaluationRows:
         masked = topk is not None and self.has_ignored(difficult_as)
         key = ('pred', self.thr_key(thr), topk, difficult_as if masked else None)
         if self._last_predictions is None or self._last_predictions[0] != key:
-            valid = self.target(difficult_as) >= 0 if masked else None
             self._last_predictions = None  # one (n, C) bool matrix alive at a time
-            self._last_predictions = (key, multilabel_predict(self.own_scores(), thr, topk, valid,
-                                                              validate_args=False))
+            self._last_predictions = (key, predictions_of_rule(
+                self.own_scores(), self.target(difficult_as) if masked else None, thr, topk,
+                masked))
         return self._last_predictions[1]
 
     # --- results over all rows (equal on one process and across processes) --------------

@@ -99,6 +99,28 @@ def multilabel_predict(scores: torch.Tensor, thr: Threshold = None, topk: Option
     return pred
 
 
+
+def predictions_of_rule(scores: torch.Tensor, target: torch.Tensor, thr: Threshold = None,
+                        topk: Optional[int] = None,
+                        ignored: Optional[bool] = None) -> torch.Tensor:
+    """The predictions of a metric's rule (``thr`` / (C,) thresholds and ``topk``) on its rows:
+    with ``topk``, an ignored cell (target -1) takes no top-k place.
+
+    The one owner of that rule, for the evaluation and for the bootstrap.
+
+    Args:
+        scores (torch.Tensor): (N, C) probabilities.
+        target (torch.Tensor): (N, C) with 1 / 0 / -1.
+        thr, topk: As :func:`multilabel_predict`.
+        ignored (bool, optional): Whether ``target`` has a -1 (computed when None).
+
+    Returns:
+        torch.Tensor: (N, C) bool.
+    """
+    if topk is not None and (has_ignored(target) if ignored is None else ignored):
+        return multilabel_predict(scores, thr, topk, target >= 0, validate_args=False)
+    return multilabel_predict(scores, thr, topk, validate_args=False)
+
 def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
     """Per-class true / false positives and negatives over non-ignored cells.
 
