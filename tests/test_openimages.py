@@ -1,5 +1,6 @@
 """OpenImagesMultiLabel and its parsers on small files in OpenImages' own formats."""
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -368,3 +369,40 @@ def test_config_mean_ap_leaves_out_unknown_cells_and_classes_without_a_positive(
     as_negative = np.mean([average_precision_score(target[:, k] == 1, scores[:, k])
                            for k in range(4)])
     assert abs(100 * as_negative - result['multi-label/mAP']) > 1  # the -1 cells mattered
+
+
+def test_a_checkpoint_tests_on_a_machine_with_only_the_test_split(tmp_path):
+    """tools/test.py with --data-root at a tree that holds the class files and the test split
+    only: the training annotations are never read (they are not there), and the statistics and
+    the weights' step come from the checkpoint."""
+    from cli_helpers import run_tool
+    root = tmp_path / 'oid'
+    write(root, 'oidv6-class-descriptions.csv', 'LabelName,DisplayName\n' + DESCRIPTIONS)
+    write(root, 'oidv6-classes-trainable.txt', TRAINABLE)
+    write(root, 'test-annotations-human-imagelabels.csv', LABELS)
+    write_images(root / 'test', ['img_a', 'img_b', 'img_c', 'img_d'])
+    small = ['model.head.num_classes=4', 'data_preprocessor.num_classes=4',
+             'model.backbone.init_cfg=None', 'test_dataloader.num_workers=0',
+             'test_dataloader.batch_size=2']
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.merge_from_dict({k: (None if v == 'None' else int(v)) for k, v in
+                         (o.split('=') for o in small[:3])})
+    cfg.model.data_preprocessor = dict(cfg.data_preprocessor, type='ClsDataPreprocessor')
+    checkpoint = dict(state_dict=MODELS.build(cfg.model).state_dict(),
+                      meta=dict(epoch=3, iter=12))
+    class_stats.to_checkpoint(checkpoint, class_stats.ClassStats(
+        (50, 40, 30, 20), 100, ('Dog', 'Car', 'Cat', 'Bus, school')))
+    torch.save(checkpoint, tmp_path / 'epoch_3.pth')
+    proc = run_tool('test.py', CONFIG, tmp_path / 'epoch_3.pth', '--data-root', root,
+                    '--work-dir', tmp_path / 'work', '--cfg-options', *small)
+    assert 'multi-label/mAP' in proc.stdout
+    log = proc.stdout + proc.stderr
+    assert 'oidv6-train-annotations' in log  # in the printed config, and nowhere else:
+    assert 'No such file' not in log and 'cannot be counted' not in log
+    rows = json.loads((tmp_path / 'work' / 'per_class' / 'test.json').read_text())['classes']
+    assert [r['train_count'] for r in rows] == [50, 40, 30, 20]  # from the checkpoint
+    # Car (img_a) and Cat (img_b) have verified positives and no verified negative: AP 100
+    # whatever the model, counted in a warning with their share of the mean (2 of 3 classes)
+    assert [r['negatives'] for r in rows] == [1, 0, 0, 1]
+    assert '2 class(es) have no evaluated negative' in log
+    assert 'carry 66.7 of its' in log and 'Car, Cat' in log

@@ -153,6 +153,21 @@ def test_test_tool_tests_at_the_thresholds_of_its_checkpoint_from_any_directory(
     assert metrics['multi-label/CF1_valtuned'] != metrics['multi-label/CF1']
 
 
+def test_testing_a_checkpoint_builds_no_training_set(trained, single_process_metrics, tmp_path):
+    """A test takes the weights' epoch and iteration from the checkpoint, and the class
+    statistics and thresholds too: a training set that cannot be built (a machine with only the
+    test split) changes nothing, and nothing tries to build it."""
+    out = tmp_path / 'metrics.json'
+    proc = run_tool('test.py', DEMO_BCE, trained / 'epoch_1.pth', '--work-dir', tmp_path, '--out',
+                    out, '--out-item', 'metrics', '--cfg-options', *SMALL,
+                    'train_dataloader.dataset.type=NoTrainingSetHere')
+    log = proc.stdout + proc.stderr
+    assert log.count('NoTrainingSetHere') == 1  # in the printed config only: never built
+    assert 'cannot be counted' not in log and 'not in the dataset registry' not in log.lower()
+    assert_same_metrics(read_json(out), single_process_metrics)
+    assert (tmp_path / 'per_class' / 'test.json').is_file()
+
+
 def test_test_tool_reports_metrics(single_process_metrics):
     metrics = single_process_metrics
     assert set(metrics) >= {'multi-label/mAP', 'multi-label/CF1', 'multi-label/OF1_top3',

@@ -50,7 +50,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, IterBasedTrainLoop
 
-from mmpretrain.registry import DATASETS, HOOKS
+from mmpretrain.registry import HOOKS
 
 from ..datasets.partial_labels import PartialLabelDataset
 from ..evaluation.base import BaseMultiLabelMetric
@@ -86,6 +86,8 @@ class RunFactsHook(Hook):
         self.loaded_thresholds: Optional[TunedThresholds] = None
         #: thresholds of this run's latest validation
         self.latest_thresholds: Optional[TunedThresholds] = None
+        #: (epoch, iter) of the loaded checkpoint's weights (its meta), (0, 0) without one
+        self.loaded_step = (0, 0)
         self.training = False
         self._contexts: Dict[str, EvalContext] = {}
         self._looked_for_stats = False
@@ -134,6 +136,8 @@ class RunFactsHook(Hook):
         # the loaded weights' thresholds; a training run (resumed or fine-tuned) only pairs
         # thresholds it tunes itself with the checkpoints it saves
         self.loaded_thresholds = thresholds_file.from_checkpoint(checkpoint)
+        meta = checkpoint.get('meta') or {}
+        self.loaded_step = (int(meta.get('epoch') or 0), int(meta.get('iter') or 0))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.class_stats is not None:
@@ -203,10 +207,16 @@ class RunFactsHook(Hook):
         stats = self._stats_for_evaluation(runner, metrics)
         if stats is not None:
             _check_split_classes(stats, split, dataset)
-        by_epoch = not (self.training and isinstance(runner.train_loop, IterBasedTrainLoop))
+        if self.training:
+            by_epoch = not isinstance(runner.train_loop, IterBasedTrainLoop)
+            epoch, iteration = runner.epoch, runner.iter
+        else:  # a checkpoint's weights: their step, from its meta. runner.epoch / iter would
+            # build the training loop, its dataloader and its dataset (parsed for nothing,
+            # and absent where only the test split is)
+            by_epoch, (epoch, iteration) = True, self.loaded_step
         context = EvalContext(
-            tag=eval_outputs.eval_tag(split, by_epoch, runner.epoch, runner.iter),
-            work_dir=runner.work_dir, iteration=runner.iter,
+            tag=eval_outputs.eval_tag(split, by_epoch, epoch, iteration),
+            work_dir=runner.work_dir, iteration=iteration,
             class_stats=stats,
             # the weights under evaluation are a checkpoint's only when not training
             tuned_thresholds=None if self.training else self.loaded_thresholds)
@@ -231,28 +241,20 @@ class RunFactsHook(Hook):
         return context
 
     def _stats_for_evaluation(self, runner, metrics: List[BaseMultiLabelMetric]):
-        """The class statistics; in a run without them, the config's training set is
-        counted once, and only when a metric uses them."""
+        """The class statistics: this run's training set's, or the loaded checkpoint's. An
+        evaluation of a checkpoint never builds the training set (it may not be there, and
+        its annotations can take minutes to parse): without statistics in the checkpoint,
+        the metrics that use them say so once."""
         if self.class_stats is not None or self._looked_for_stats:
             return self.class_stats
         if not any(metric.uses_class_stats() for metric in metrics):
             return None
         self._looked_for_stats = True
-        dataset_cfg = (runner.cfg.get('train_dataloader') or {}).get('dataset')
-        if dataset_cfg is None:
-            _log('no training class statistics (the checkpoint has none, the config has no '
-                 'train_dataloader): no head / medium / tail mAP', logging.WARNING)
-            return None
-        try:
-            self.class_stats = class_stats_file.compute(DATASETS.build(dataset_cfg))
-        except Exception as error:  # the metrics then report without groups
-            _log(f'the checkpoint holds no training class statistics and the training set of '
-                 f'the config cannot be counted ({type(error).__name__}: {error}): no head / '
-                 'medium / tail mAP', logging.WARNING)
-            return None
-        _log(f'the checkpoint holds no training class statistics; counted the training set '
-             f'of the config ({self.class_stats.num_images} images)')
-        return self.class_stats
+        _log('the checkpoint holds no training class statistics (saved without RunFactsHook): '
+             'no head / medium / tail mAP and no train_count in the per-class report; give the '
+             'metric class_counts= to have them (the training set is not read by a test)',
+             logging.WARNING)
+        return None
 
     def _give_head_thresholds(self, runner, context: EvalContext) -> None:
         """Resolve a head's ``thresholds='tuned'`` or file for this evaluation."""
