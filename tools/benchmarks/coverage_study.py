@@ -4,6 +4,10 @@
     python tools/benchmarks/coverage_study.py [--sizes 200x20,200x80,5000x20,5000x80]
         [--profiles balanced,long-tailed] [--sets 500] [--replicates 1000] [--seed 0]
         [--jackknife-rows 500] [--budget-s SECONDS] [--out /tmp/coverage/results.json]
+    python tools/benchmarks/coverage_study.py --seeds 1,2,3,5 [--sizes 200x20]
+        [--profiles balanced,long-tailed] [--sets 500] [--replicates 1000]
+        [--seed-tau-global 0.05] [--seed-tau-class 0.15] [--truth-draws 100000]
+        [--budget-s SECONDS] [--out /tmp/coverage_seeds/results.json]
 
 The comparisons of the project put a 95 % interval on every test metric (and on
 the paired difference of two runs) by a bootstrap over the test images
@@ -120,6 +124,61 @@ no statement there (:data:`MIN_VALID_SHARE`); the share of such sets is
 reported. A set whose point estimate is NaN has no interval and is left out
 of that metric's coverage (the count of sets with an interval is given).
 Written as JSON (``--out``) and as Markdown beside it (``.md``), also printed.
+
+**Seed mode** (``--seeds S[,S...]``): the coverage of the intervals that put
+seed-to-seed noise in (:mod:`mmml_ext.functional.seed_noise`), on populations
+with a known seed effect. A training seed s changes a model's separations to
+d_c + g_s + e_s,c, with a global "good / bad seed" shift g_s ~ N(0, tau_g^2)
+(``--seed-tau-global``, 0.05) and a per-class shift e_s,c ~ N(0, tau_c^2)
+(``--seed-tau-class``, 0.15); model B likewise around its own d_B,c, with its
+own draws. The offsets b_c stay those of model A (the score mapping does not
+change with the seed), and each seed's tuned thresholds are its own
+population F1-optimal ones. At 200 x 20 this gives a population seed sd of
+mAP of about 1.6 points, and 1.9 to 2.2 points between the runs on one test
+set (the demo's seeds of one setting: 0.2 to 2.5). All runs, of both models, are
+scored on the same images: run (m, s) has the latent noise
+sqrt(rho) e_0 + sqrt(1 - rho) e_m,s, e_0 shared, so any two runs' noises have
+correlation rho = 0.7 (as A and B above), and each run's marginal is that of
+a fixed model with its seed's separations.
+
+*Truths.* A setting's truth is E over seeds of the closed-form population
+value of the seed's separations; the truth of the difference is
+truth(B) - truth(A), that of the probability of improvement
+P(truth_B(seed) > truth_A(seed')) over independent seeds (lower is better for
+ECE; ties a half). Per class, AP, the F1-optimal threshold and the ECE bin
+terms are tabulated on a grid of the separation (step 0.01, 8 seed sds beyond
+both models' base separations, by the integrals above) and linearly
+interpolated (:func:`seed_truths`; at the base separations it agrees with
+:func:`truths` to 0.002 points); the expectation is the mean over
+``--truth-draws`` (100,000) seed draws per model, whose Monte Carlo s.e.
+(sd / sqrt(draws): at most about 0.01 points, 0.001 for the probability)
+is reported and is far below the intervals' widths.
+
+*Test sets.* For each test set, max(S) fresh seeds per model (a new study
+trains new seeds), the point estimates and ``--replicates`` replicates of every
+metric of each run (one call of the metric function per run, the same counts
+for all runs); each S in ``--seeds`` uses the first S seeds of each model
+(nested: the columns of S share test sets and are correlated, each is
+unbiased). Per S, metric and target (A, B: the seed mean; B - A: the
+difference of the seed means), three 95 % intervals:
+
+- ``seed-covering``: the comparison's: :func:`setting_interval` with the
+  metric's declared method (:func:`interval_methods`: logit-basic for the
+  mAPs, percentile else), :func:`difference_interval` (B, A) for the
+  difference: image interval of the seed mean, t (Welch) seed margin added
+  margin by margin; with S = 1 it is the image interval alone;
+- ``image-only``: the image interval of the seed mean's replicates alone
+  (what the comparison did before);
+- ``two-level``: in each replicate the S seeds of each model drawn with
+  replacement and averaged, then the same method (percentile for B - A);
+
+and, for S >= 2, the percentile interval of
+:func:`bootstrap_probability_of_improvement` around
+:func:`probability_of_improvement` (B beats A), as the comparison gives it.
+Report (:func:`markdown_seeds`): per setting, target, metric and S the truth
+(and its population seed sd), the bias and sd of the seed mean over the sets,
+the RMS seed sd between the runs on a test set, and each interval's coverage,
+Monte Carlo s.e., misses above / below and mean width.
 """
 import argparse
 import json
@@ -141,7 +200,12 @@ from mmml_ext.evaluation.ap_metrics import frequency_groups  # noqa: E402
 from mmml_ext.functional.bootstrap import bootstrap_counts  # noqa: E402
 from mmml_ext.run_facts.test_predictions import TestPredictions  # noqa: E402
 
-from mmml_ext.evaluation.interval_statistics import replicate_values  # noqa: E402
+from mmml_ext.evaluation.interval_statistics import (interval_methods,  # noqa: E402
+                                                      lower_is_better, replicate_values)
+from mmml_ext.functional.bootstrap import bootstrap_interval  # noqa: E402
+from mmml_ext.functional.seed_noise import (  # noqa: E402
+    bootstrap_probability_of_improvement, difference_interval, probability_of_improvement,
+    setting_interval)
 
 LEVEL = 0.95
 #: below this share of non-NaN replicates an interval supports no statement (as the project)
@@ -341,9 +405,10 @@ def draw_test_set(pop: Population, num: int, rng: np.random.Generator
 
 
 def make_predictions(pop: Population, scores: np.ndarray, target: np.ndarray,
-                     model: str) -> TestPredictions:
-    """The project's test predictions of one model on one test set (settings as a test has)."""
-    thresholds = pop.thresholds[model]
+                     model: str, thresholds: Optional[np.ndarray] = None) -> TestPredictions:
+    """The project's test predictions of one model on one test set (settings as a test has);
+    ``thresholds`` (C,) float32 replaces the model's tuned thresholds (one seed's own)."""
+    thresholds = pop.thresholds[model] if thresholds is None else thresholds
     settings = {'mAP': dict(absent_classes='exclude'), 'prf': dict(thr=0.5),
                 'prf_tuned': dict(thresholds=[float(v) for v in thresholds]),
                 'subset': dict(thr=0.5), 'calibration': dict(num_bins=NUM_BINS)}
@@ -589,6 +654,19 @@ def population_truths(pop: Population) -> Dict[str, Dict[str, float]]:
     return true
 
 
+def _progress_stops(label: str, done: int, sets: int, start: float,
+                    budget_s: Optional[float]) -> bool:
+    """Print the progress of a setting now and then; whether its time budget is spent."""
+    elapsed = time.perf_counter() - start
+    if done in (1, 10) or done % max(1, sets // 10) == 0:
+        print(f'  {label}: {done}/{sets} sets, {elapsed:.0f} s', file=sys.stderr, flush=True)
+    if budget_s is not None and elapsed > budget_s and done < sets:
+        print(f'  {label}: budget of {budget_s:.0f} s spent after {done} sets', file=sys.stderr,
+              flush=True)
+        return True
+    return False
+
+
 def run_setting(profile: str, num: int, classes: int, sets: int, replicates: int,
                 jack_rows: int, seed: int, budget_s: Optional[float]) -> dict:
     """The study of one setting; stops after ``budget_s`` seconds if given."""
@@ -609,19 +687,394 @@ def run_setting(profile: str, num: int, classes: int, sets: int, replicates: int
                     continue
                 tally.add(target, metric, value['point'], value['replicates'], value['accel'])
         done += 1
-        elapsed = time.perf_counter() - start
-        if done in (1, 10) or done % max(1, sets // 10) == 0:
-            print(f'  {profile} {num}x{classes}: {done}/{sets} sets, {elapsed:.0f} s',
-                  file=sys.stderr, flush=True)
-        if budget_s is not None and elapsed > budget_s and done < sets:
-            print(f'  {profile} {num}x{classes}: budget of {budget_s:.0f} s spent after '
-                  f'{done} sets', file=sys.stderr, flush=True)
+        if _progress_stops(f'{profile} {num}x{classes}', done, sets, start, budget_s):
             break
     seconds = time.perf_counter() - start
     return dict(profile=profile, images=num, classes=classes, sets=done, replicates=replicates,
                 jackknife_rows=min(jack_rows, num), seconds=seconds,
                 seconds_per_set=seconds / max(done, 1), skipped_metrics=skipped,
                 population=pop.describe(), truth=true, summary=tally.summary(true))
+
+
+# ---------------------------------------------------------------- seed noise (--seeds)
+
+#: sd of a seed's global shift g_s of every class's separation (model-wide "good / bad seed")
+SEED_TAU_GLOBAL = 0.05
+#: sd of a seed's per-class shift e_s,c of the separation
+SEED_TAU_CLASS = 0.15
+#: seed draws per model for the truths of the seed mode
+TRUTH_DRAWS = 100_000
+#: step of the separation grid of the per-class tables of the seed mode
+TABLE_STEP = 0.01
+#: the intervals of the seed mode: with the seed margin, the image part alone, two-level bootstrap
+SEED_INTERVALS = ('seed-covering', 'image-only', 'two-level')
+IMPROVEMENT = 'P(B>A)'
+
+
+@dataclass
+class SeedTables:
+    """Per class, population quantities as functions of a seed's separation d.
+
+    On one uniform grid of d, linearly interpolated (:meth:`at`); computed by
+    the same integrals as :func:`truths` (:func:`seed_tables`).
+
+    Attributes:
+        grid (np.ndarray): (G,) separations, step :data:`TABLE_STEP`.
+        ap (np.ndarray): (C, G) AP (fraction).
+        z_tuned (np.ndarray): (C, G) the F1-optimal latent threshold (the grid
+            argmax of :func:`f1_optimal_thresholds`).
+        ece_gaps (np.ndarray): (C, G, M) E[(y - p) 1(p in bin m)] of the class.
+    """
+    grid: np.ndarray
+    ap: np.ndarray
+    z_tuned: np.ndarray
+    ece_gaps: np.ndarray
+
+    def at(self, table: np.ndarray, separation: np.ndarray) -> np.ndarray:
+        """``table`` (C, G[, M]) at the separations (..., C): (..., C[, M])."""
+        grid = self.grid
+        step = grid[1] - grid[0]
+        pos = (np.clip(separation, grid[0], grid[-1]) - grid[0]) / step
+        index = np.minimum(np.floor(pos).astype(np.int64), grid.size - 2)
+        weight = pos - index
+        classes = np.arange(table.shape[0])
+        low, high = table[classes, index], table[classes, index + 1]
+        if table.ndim == 3:
+            weight = weight[..., None]
+        return low + weight * (high - low)
+
+
+def _f1_optimal_z(prevalence: float, separation: np.ndarray) -> np.ndarray:
+    """(G,) the latent threshold maximising one class's population F1, per separation
+    (the grid and argmax of :func:`f1_optimal_thresholds`)."""
+    t = np.linspace(-4.0, 8.0, 12001)[None, :]
+    tpr, fpr = stats.norm.sf(t - separation[:, None]), stats.norm.sf(t)
+    f1 = 2 * prevalence * tpr / (prevalence * tpr + (1 - prevalence) * fpr + prevalence)
+    return t[0, np.argmax(f1, axis=1)]
+
+
+def _ece_class_gaps(pop: Population, cls: int, separation: np.ndarray,
+                    num_bins: int = NUM_BINS) -> np.ndarray:
+    """(G, M) E[(y - p) 1(p in bin m)] of class ``cls`` per separation (the quadrature of
+    :func:`true_ece`)."""
+    nodes, weights = np.polynomial.legendre.leggauss(256)
+    edges = (special.logit(np.linspace(0.0, 1.0, num_bins + 1)) - pop.offset[cls]) / pop.slope
+    d = separation[:, None]
+    low_end, high_end = np.minimum(0.0, d) - 12.0, np.maximum(0.0, d) + 12.0
+    low = np.clip(edges[None, :-1], low_end, high_end)  # (G, M)
+    high = np.clip(edges[None, 1:], low_end, high_end)
+    half = (high - low)[..., None] / 2
+    z = half * nodes + (high + low)[..., None] / 2  # (G, M, K)
+    pi = pop.prevalence[cls]
+    p = special.expit(pop.slope * z + pop.offset[cls])
+    integrand = pi * stats.norm.pdf(z - d[..., None]) * (1 - p) - (1 - pi) * stats.norm.pdf(z) * p
+    return (integrand * weights * half).sum(axis=2)
+
+
+def seed_tables(pop: Population, tau_global: float, tau_class: float) -> SeedTables:
+    """The tables over separations within 8 seed sds of both models' base separations."""
+    spread = 8 * math.hypot(tau_global, tau_class)
+    low = min(pop.separation['A'].min(), pop.separation['B'].min()) - spread
+    high = max(pop.separation['A'].max(), pop.separation['B'].max()) + spread
+    grid = np.arange(math.floor(low / TABLE_STEP) - 1, math.ceil(high / TABLE_STEP) + 2) \
+        * TABLE_STEP
+    ap, z_tuned, gaps, cache = [], [], [], {}
+    for cls, pi in enumerate(pop.prevalence):
+        if float(pi) not in cache:  # AP and the F1-optimal threshold depend on pi and d only
+            cache[float(pi)] = (true_average_precision(np.full(grid.size, pi), grid),
+                                _f1_optimal_z(float(pi), grid))
+        ap.append(cache[float(pi)][0])
+        z_tuned.append(cache[float(pi)][1])
+        gaps.append(_ece_class_gaps(pop, cls, grid))
+    return SeedTables(grid, np.stack(ap), np.stack(z_tuned), np.stack(gaps))
+
+
+def seed_thresholds(pop: Population, tables: SeedTables, separation: np.ndarray) -> np.ndarray:
+    """(..., C) float32 probability thresholds, F1-optimal for each seed's separations."""
+    z = tables.at(tables.z_tuned, separation)
+    return special.expit(pop.slope * z + pop.offset).astype(np.float32)
+
+
+def seed_truths(pop: Population, tables: SeedTables, separation: np.ndarray,
+                chunk: int = 5000) -> Dict[str, np.ndarray]:
+    """Every metric's population value (percent) of each seed's separations (K, C): key -> (K,)
+    (the keys of :func:`truths`)."""
+    separation = np.atleast_2d(separation)
+    parts: Dict[str, List[np.ndarray]] = {}
+    pi = pop.prevalence
+    groups = {} if pop.train_class_counts is None else {
+        group: mask.numpy() for group, mask in
+        frequency_groups(pop.train_class_counts.tolist(), GROUP_BOUNDS).items() if mask.any()}
+    t_half = z_threshold(pop, np.full(pop.num_classes, 0.5, dtype=np.float32).astype(np.float64))
+    for start in range(0, separation.shape[0], chunk):
+        d = separation[start:start + chunk]
+        out = {}
+        ap = tables.at(tables.ap, d)
+        out['mAP'] = ap.mean(axis=1)
+        for group, mask in groups.items():
+            out[f'mAP_{group}'] = ap[:, mask].mean(axis=1)
+        t_tuned = z_threshold(pop, seed_thresholds(pop, tables, d).astype(np.float64))
+        for suffix, t in (('', t_half[None, :]), ('_tuned', t_tuned)):
+            tpr, fpr = stats.norm.sf(t - d), stats.norm.sf(t) + 0 * d
+            predicted = pi * tpr + (1 - pi) * fpr
+            precision = np.where(predicted > 0, pi * tpr / np.maximum(predicted, 1e-300), 0.0)
+            cp, cr = precision.mean(axis=1), tpr.mean(axis=1)
+            op = (pi * tpr).sum(axis=1) / predicted.sum(axis=1)
+            orec = (pi * tpr).sum(axis=1) / pi.sum()
+            out[f'CF1{suffix}'] = 2 * cp * cr / (cp + cr)
+            out[f'OF1{suffix}'] = 2 * op * orec / (op + orec)
+            if not suffix:
+                out['subset_accuracy'] = np.prod(pi * tpr + (1 - pi) * (1 - fpr), axis=1)
+        gaps = tables.at(tables.ece_gaps, d)  # (k, C, M)
+        out['ECE'] = np.abs(gaps.sum(axis=1)).sum(axis=1) / pop.num_classes
+        out['AUROC'] = stats.norm.cdf(d / math.sqrt(2)).mean(axis=1)
+        for key, value in out.items():
+            parts.setdefault(key, []).append(100 * value)
+    return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def draw_seed_separations(pop: Population, model: str, runs: int, tau_global: float,
+                          tau_class: float, rng: np.random.Generator) -> np.ndarray:
+    """(runs, C) separations of ``runs`` seeds: d_c + g_s + e_s,c."""
+    return (pop.separation[model] + tau_global * rng.standard_normal((runs, 1))
+            + tau_class * rng.standard_normal((runs, pop.num_classes)))
+
+
+def _improvement_truth(better: np.ndarray, worse: np.ndarray, lower: bool) -> float:
+    """P(a draw of ``better`` beats a draw of ``worse``), ties a half, over all pairs."""
+    if lower:
+        better, worse = -better, -worse
+    worse = np.sort(worse)
+    below = np.searchsorted(worse, better, side='left')
+    not_above = np.searchsorted(worse, better, side='right')
+    return float(np.mean(below + not_above) / (2 * worse.size))
+
+
+def seed_population_truths(pop: Population, tables: SeedTables, tau_global: float,
+                           tau_class: float, draws: int, seed: int) -> dict:
+    """The truths of the seed mode (percent; ``P(B>A)`` a fraction) and their Monte Carlo s.e.
+
+    Returns:
+        dict: ``truth`` / ``se`` target -> key -> value; ``seed_sd`` model -> key -> the sd
+        of the population value over seeds; ``base_check`` model -> largest
+        |table value - :func:`truths`| (points) at the base separations.
+    """
+    rng = np.random.default_rng([seed, pop.num_classes, PROFILES.index(pop.profile), 77])
+    lower = set(lower_is_better())
+    values = {model: seed_truths(pop, tables, draw_seed_separations(
+        pop, model, draws, tau_global, tau_class, rng)) for model in ('A', 'B')}
+    keys = list(values['A'])
+    truth: Dict[str, Dict[str, float]] = {t: {} for t in ('A', 'B', 'B-A', IMPROVEMENT)}
+    se: Dict[str, Dict[str, float]] = {t: {} for t in truth}
+    seed_sd: Dict[str, Dict[str, float]] = {'A': {}, 'B': {}}
+    for key in keys:
+        for model in ('A', 'B'):
+            v = values[model][key]
+            truth[model][key] = float(v.mean())
+            seed_sd[model][key] = float(v.std(ddof=1))
+            se[model][key] = seed_sd[model][key] / math.sqrt(draws)
+        truth['B-A'][key] = truth['B'][key] - truth['A'][key]
+        se['B-A'][key] = math.hypot(se['A'][key], se['B'][key])
+        truth[IMPROVEMENT][key] = _improvement_truth(values['B'][key], values['A'][key],
+                                                     key in lower)
+        batches = [_improvement_truth(b, a, key in lower) for b, a in
+                   zip(np.array_split(values['B'][key], 10), np.array_split(values['A'][key], 10))]
+        se[IMPROVEMENT][key] = float(np.std(batches, ddof=1) / math.sqrt(10))
+    base_check = {}
+    for model in ('A', 'B'):
+        exact = truths(pop, model)
+        table = seed_truths(pop, tables, pop.separation[model][None, :])
+        base_check[model] = max(abs(float(table[k][0]) - exact[k]) for k in exact)
+    return dict(truth=truth, se=se, seed_sd=seed_sd, base_check=base_check)
+
+
+def one_seed_test_set(pop: Population, tables: SeedTables, num: int, runs: int, replicates: int,
+                      tau_global: float, tau_class: float, rng: np.random.Generator
+                      ) -> Dict[str, List[Dict[str, np.ndarray]]]:
+    """``runs`` fresh seeds per model scored on one test set: model -> per seed, key -> (R + 1,)
+    values (row 0 the point estimate, then the replicates; the same counts for every run).
+
+    The latent noise of run (m, s) is sqrt(rho) e_0 + sqrt(1 - rho) e_m,s with e_0 shared by
+    every run: any two runs' noises have correlation rho, each is standard normal.
+    """
+    c = pop.num_classes
+    separations = {model: draw_seed_separations(pop, model, runs, tau_global, tau_class, rng)
+                   for model in ('A', 'B')}
+    positive = rng.random((num, c)) < pop.prevalence
+    target = positive.astype(np.int8)
+    shared = math.sqrt(pop.rho) * rng.standard_normal((num, c))
+    counts = torch.cat([torch.ones((1, num), dtype=torch.int32),
+                        bootstrap_counts(num, replicates, int(rng.integers(0, 2**31 - 1)))])
+    values = {}
+    for model in ('A', 'B'):
+        values[model] = []
+        for d in separations[model]:
+            z = d * positive + shared + math.sqrt(1 - pop.rho) * rng.standard_normal((num, c))
+            scores = special.expit(pop.slope * z + pop.offset).astype(np.float32)
+            predictions = make_predictions(pop, scores, target, model,
+                                           seed_thresholds(pop, tables, d))
+            values[model].append(_to_numpy(replicate_values(predictions, counts, GROUP_BOUNDS)))
+    return values
+
+
+def _interval_pair(low, high) -> Tuple[float, float]:
+    return float(low), float(high)
+
+
+class SeedTally:
+    """Per (S, target, metric): the seed means, seed sds and every interval of each set."""
+
+    def __init__(self) -> None:
+        self.rows: Dict[Tuple[int, str, str], Dict[str, list]] = {}
+
+    def _row(self, runs: int, target: str, metric: str) -> Dict[str, list]:
+        return self.rows.setdefault((runs, target, metric),
+                                    dict(point=[], seed_sd=[], nan_share=[], intervals={}))
+
+    def add(self, values: Dict[str, List[Dict[str, np.ndarray]]], runs_list: Sequence[int],
+            keys: Sequence[str], rng: np.random.Generator) -> None:
+        """The intervals of one test set, for each S (the first S seeds of each model)."""
+        methods = interval_methods()
+        lower = set(lower_is_better())
+        generator = torch.Generator().manual_seed(int(rng.integers(0, 2**31 - 1)))
+        for runs in runs_list:
+            for key in keys:
+                points, reps, twos, images = {}, {}, {}, {}
+                for model in ('A', 'B'):
+                    stack = torch.from_numpy(np.stack([values[model][s][key]
+                                                       for s in range(runs)]))
+                    points[model], reps[model] = stack[:, 0], stack[:, 1:]
+                    num = reps[model].shape[1]
+                    drawn = torch.from_numpy(rng.integers(0, runs, size=(num, runs)))
+                    twos[model] = reps[model][drawn, torch.arange(num)[:, None]].mean(dim=1)
+                    images[model] = reps[model].mean(dim=0)
+                ok = bool(torch.isfinite(points['A']).all() and torch.isfinite(points['B']).all())
+                method = methods.get(key, 'percentile')
+                for model in ('A', 'B'):
+                    row = self._row(runs, model, key)
+                    mean = float(points[model].mean())
+                    row['point'].append(mean)
+                    row['seed_sd'].append(float(points[model].std()) if runs > 1 else math.nan)
+                    finite = torch.isfinite(images[model])
+                    row['nan_share'].append(1 - float(finite.double().mean()))
+                    if not ok:
+                        intervals = {name: _NAN for name in SEED_INTERVALS}
+                    else:
+                        point = torch.tensor(mean, dtype=torch.float64)
+                        intervals = {
+                            'seed-covering': setting_interval(points[model], reps[model], method,
+                                                              LEVEL)[1:],
+                            'image-only': _interval_pair(*bootstrap_interval(
+                                point, images[model], method, LEVEL)),
+                            'two-level': _interval_pair(*bootstrap_interval(
+                                point, twos[model], method, LEVEL))}
+                    for name, interval in intervals.items():
+                        row['intervals'].setdefault(name, []).append(interval)
+                row = self._row(runs, 'B-A', key)
+                delta = float(points['B'].mean() - points['A'].mean())
+                row['point'].append(delta)
+                row['seed_sd'].append(math.nan)
+                diff = images['B'] - images['A']
+                row['nan_share'].append(1 - float(torch.isfinite(diff).double().mean()))
+                if not ok:
+                    intervals = {name: _NAN for name in SEED_INTERVALS}
+                else:
+                    point = torch.tensor(delta, dtype=torch.float64)
+                    intervals = {
+                        'seed-covering': difference_interval(points['B'], reps['B'], points['A'],
+                                                             reps['A'], LEVEL)[1:],
+                        'image-only': _interval_pair(*bootstrap_interval(
+                            point, diff, 'percentile', LEVEL)),
+                        'two-level': _interval_pair(*bootstrap_interval(
+                            point, twos['B'] - twos['A'], 'percentile', LEVEL))}
+                for name, interval in intervals.items():
+                    row['intervals'].setdefault(name, []).append(interval)
+                if runs < 2:  # the comparison gives no probability of improvement for 1 seed
+                    continue
+                row = self._row(runs, IMPROVEMENT, key)
+                if ok:
+                    prob = float(probability_of_improvement(points['B'], points['A'],
+                                                            key in lower))
+                    boot = bootstrap_probability_of_improvement(reps['B'], reps['A'],
+                                                                key in lower, generator)
+                    interval = _interval_pair(*bootstrap_interval(
+                        torch.tensor(prob, dtype=torch.float64), boot, 'percentile', LEVEL))
+                else:
+                    prob, interval = math.nan, _NAN
+                row['point'].append(prob)
+                row['seed_sd'].append(math.nan)
+                row['nan_share'].append(0.0)
+                row['intervals'].setdefault('bootstrap', []).append(interval)
+
+    def summary(self, truth: Dict[str, Dict[str, float]]) -> List[dict]:
+        """One entry per (S, target, metric) (see :func:`markdown_seeds`)."""
+        out = []
+        for (runs, target, metric), row in self.rows.items():
+            true = truth[target][metric]
+            point = np.array(row['point'])
+            nan_share = np.array(row['nan_share'])
+            seed_sd = np.array(row['seed_sd'])
+            entry = dict(seeds=runs, target=target, metric=metric, truth=true, sets=len(point),
+                         bias=_nanmean(point - true), sd_point=_nanstd(point),
+                         rms_seed_sd=math.sqrt(_nanmean(seed_sd**2)) if runs > 1 else math.nan,
+                         nan_replicate_share=float(nan_share.mean()),
+                         no_statement_share=float(np.mean(nan_share > 1 - MIN_VALID_SHARE)),
+                         intervals={name: _coverage_stats(intervals, true)
+                                    for name, intervals in row['intervals'].items()})
+            out.append(entry)
+        return out
+
+
+def _coverage_stats(intervals: Sequence[Tuple[float, float]], true: float) -> dict:
+    """Coverage, its Monte Carlo s.e., the shares missed above / below, the mean width."""
+    bounds = np.array(intervals, dtype=np.float64).reshape(-1, 2)
+    ok = np.isfinite(bounds).all(axis=1)
+    low, high = bounds[ok, 0], bounds[ok, 1]
+    m = int(ok.sum())
+    if m == 0:
+        return dict(sets=0)
+    coverage = float(np.mean((low <= true) & (true <= high)))
+    return dict(sets=m, coverage=coverage, mc_se=math.sqrt(coverage * (1 - coverage) / m),
+                above=float(np.mean(low > true)), below=float(np.mean(high < true)),
+                width=float(np.mean(high - low)))
+
+
+def run_seed_setting(profile: str, num: int, classes: int, runs_list: Sequence[int], sets: int,
+                     replicates: int, seed: int, budget_s: Optional[float], tau_global: float,
+                     tau_class: float, draws: int) -> dict:
+    """The seed study of one setting (``--seeds``); stops after ``budget_s`` seconds if given."""
+    pop = make_population(profile, classes, seed)
+    start = time.perf_counter()
+    tables = seed_tables(pop, tau_global, tau_class)
+    truth = seed_population_truths(pop, tables, tau_global, tau_class, draws, seed)
+    truth_seconds = time.perf_counter() - start
+    print(f'  {profile} {num}x{classes}: truths from {draws} seed draws per model in '
+          f'{truth_seconds:.0f} s; table vs closed form at the base separations: '
+          f'{max(truth["base_check"].values()):.4f} points', file=sys.stderr, flush=True)
+    tally = SeedTally()
+    runs = max(runs_list)
+    start = time.perf_counter()
+    done = 0
+    keys: Optional[List[str]] = None
+    skipped: List[str] = []
+    for index in range(sets):
+        rng = np.random.default_rng([seed, num, classes, PROFILES.index(profile), index, 77])
+        values = one_seed_test_set(pop, tables, num, runs, replicates, tau_global, tau_class,
+                                   rng)
+        if keys is None:
+            found = [k for k in values['A'][0] if k in values['B'][0]]
+            keys = [k for k in found if k in truth['truth']['A']]
+            skipped = [k for k in found if k not in keys]
+        tally.add(values, runs_list, keys, rng)
+        done += 1
+        if _progress_stops(f'{profile} {num}x{classes} seeds', done, sets, start, budget_s):
+            break
+    seconds = time.perf_counter() - start
+    return dict(mode='seeds', profile=profile, images=num, classes=classes, sets=done,
+                replicates=replicates, seeds=list(runs_list), tau_global=tau_global,
+                tau_class=tau_class, rho=pop.rho, truth_draws=draws, truth_seconds=truth_seconds,
+                seconds=seconds, seconds_per_set=seconds / max(done, 1), skipped_metrics=skipped,
+                population=pop.describe(), truth=truth, summary=tally.summary(truth['truth']))
 
 
 # ---------------------------------------------------------------- the truth check
@@ -718,6 +1171,64 @@ def markdown(results: Sequence[dict]) -> List[str]:
     return lines
 
 
+def markdown_seeds(results: Sequence[dict]) -> List[str]:
+    """The seed mode: one section per setting, one table per target (A, B, B - A, P(B>A))."""
+    lines = ['# Coverage of 95 % intervals with seed-to-seed noise (--seeds)', '',
+             'Cell: coverage ± Monte Carlo s.e. (% of test sets whose interval contains the '
+             'truth, the mean over seeds of the population value), (↑ % of sets whose interval '
+             'lies wholly above the truth, ↓ wholly below), w mean width (points; for '
+             f'{IMPROVEMENT}, a probability). seed-covering: the comparison\'s interval '
+             '(image interval of the seed mean, t / Welch seed margin added by MOVER); '
+             'image-only: the image interval of the seed mean alone; two-level: the seeds '
+             'resampled with replacement in every image replicate. S = 1 has no seed margin. '
+             'bias: mean (seed mean − truth); sd: sd of the seed mean over the sets; '
+             'seed sd: RMS over the sets of the sd of the S point estimates on the test set '
+             '(population seed sd beside the truth).', '']
+    for res in results:
+        truth = res['truth']
+        lines += [f'## {res["profile"]}, N = {res["images"]}, C = {res["classes"]}: '
+                  f'{res["sets"]} sets x {res["replicates"]} replicates, S in {res["seeds"]} '
+                  f'(the first S of {max(res["seeds"])} fresh seeds per model and set); '
+                  f'{res["seconds"]:.0f} s, {res["seconds_per_set"]:.2f} s / set', '',
+                  f'Seed effect: tau_global = {res["tau_global"]}, tau_class = '
+                  f'{res["tau_class"]}, noise correlation between runs {res["rho"]}. Truths from '
+                  f'{res["truth_draws"]} seed draws per model: largest Monte Carlo s.e. '
+                  f'{max(v for t in ("A", "B", "B-A") for v in truth["se"][t].values()):.4f} '
+                  f'points ({IMPROVEMENT}: '
+                  f'{max(truth["se"][IMPROVEMENT].values()):.4f}); tables vs closed form at the '
+                  f'base separations: {max(truth["base_check"].values()):.4f} points.', '']
+        if res['skipped_metrics']:
+            lines += [f'No truth, skipped: {res["skipped_metrics"]}', '']
+        for target in ('A', 'B', 'B-A', IMPROVEMENT):
+            entries = [e for e in res['summary'] if e['target'] == target]
+            if not entries:
+                continue
+            names = list(SEED_INTERVALS) if target != IMPROVEMENT else ['bootstrap']
+            title = {'A': 'Model A', 'B': 'Model B', 'B-A': 'Difference B − A',
+                     IMPROVEMENT: 'Probability that a run of B beats a run of A'}[target]
+            lines += [f'### {title}', '',
+                      '| metric | S | truth | bias | sd | seed sd | sets | ' + ' | '.join(names)
+                      + ' |', '|---|---:|---:|---:|---:|---:|---:|' + '---|' * len(names)]
+            entries.sort(key=lambda e: (list(truth['truth'][target]).index(e['metric']),
+                                        e['seeds']))
+            for e in entries:
+                if target in ('A', 'B'):
+                    true = f'{e["truth"]:.3f} (sd {truth["seed_sd"][target][e["metric"]]:.2f})'
+                else:
+                    true = f'{e["truth"]:.3f}'
+                seed_sd = f'{e["rms_seed_sd"]:.2f}' if math.isfinite(e['rms_seed_sd']) else '–'
+                sets = {s.get('sets', 0) for s in e['intervals'].values()}
+                nan = f' ({100 * e["no_statement_share"]:.0f} % no statement)' \
+                    if e['no_statement_share'] > 0 else ''
+                lines.append(f'| {e["metric"]} | {e["seeds"]} | {true} | {e["bias"]:+.3f} | '
+                             f'{e["sd_point"]:.3f} | {seed_sd} | '
+                             f'{"/".join(str(s) for s in sorted(sets))}{nan} | '
+                             + ' | '.join(_cell(e['intervals'].get(n, {})) for n in names)
+                             + ' |')
+            lines.append('')
+    return lines
+
+
 def _parse_sizes(text: str) -> List[Tuple[int, int]]:
     sizes = []
     for part in text.split(','):
@@ -744,6 +1255,15 @@ def main() -> None:
     parser.add_argument('--check-truth', action='store_true',
                         help='check the truths against one large sample, then stop')
     parser.add_argument('--check-images', type=int, default=200_000)
+    parser.add_argument('--seeds', default=None,
+                        help='seed mode: comma-separated numbers of seeds per setting S '
+                             '(e.g. 1,2,3,5): coverage of the intervals with seed noise')
+    parser.add_argument('--seed-tau-global', type=float, default=SEED_TAU_GLOBAL,
+                        help='seed mode: sd of a seed\'s shift of every class\'s separation')
+    parser.add_argument('--seed-tau-class', type=float, default=SEED_TAU_CLASS,
+                        help='seed mode: sd of a seed\'s shift of one class\'s separation')
+    parser.add_argument('--truth-draws', type=int, default=TRUTH_DRAWS,
+                        help='seed mode: seed draws per model for the truths')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     profiles = [p.strip() for p in args.profiles.split(',') if p.strip()]
@@ -761,6 +1281,29 @@ def main() -> None:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             with open(args.out, 'w') as f:
                 json.dump(dict(check=rows), f, indent=1)
+        return
+    if args.seeds:
+        runs_list = sorted({int(v) for v in args.seeds.split(',') if v.strip()})
+        if runs_list[0] < 1:
+            parser.error('--seeds: every S must be at least 1')
+        results = []
+        for num, classes in sizes:
+            for profile in profiles:
+                res = run_seed_setting(profile, num, classes, runs_list, args.sets,
+                                       args.replicates, args.seed, args.budget_s,
+                                       args.seed_tau_global, args.seed_tau_class,
+                                       args.truth_draws)
+                results.append(res)
+                print(f'{profile} {num}x{classes} seeds {runs_list}: {res["sets"]} sets in '
+                      f'{res["seconds"]:.0f} s ({res["seconds_per_set"]:.2f} s / set)',
+                      flush=True)
+                if args.out:
+                    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+                    with open(args.out, 'w') as f:
+                        json.dump(dict(args=vars(args), results=results), f, indent=1)
+                    with open(os.path.splitext(args.out)[0] + '.md', 'w') as f:
+                        f.write('\n'.join(markdown_seeds(results)) + '\n')
+        print('\n'.join(markdown_seeds(results)))
         return
     results = []
     for num, classes in sizes:
