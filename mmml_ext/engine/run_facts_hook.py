@@ -41,7 +41,7 @@ Examples:
 """
 import logging
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.dist import is_main_process
@@ -88,6 +88,8 @@ class RunFactsHook(Hook):
         self.latest_thresholds: Optional[TunedThresholds] = None
         #: (epoch, iter) of the loaded checkpoint's weights (its meta), (0, 0) without one
         self.loaded_step = (0, 0)
+        #: the classes the loaded checkpoint was trained on (mmengine's dataset_meta), if known
+        self.loaded_classes: Sequence[str] = ()
         self.training = False
         self._contexts: Dict[str, EvalContext] = {}
         self._looked_for_stats = False
@@ -120,7 +122,7 @@ class RunFactsHook(Hook):
         stats = self.class_stats
         val_loop = getattr(runner, '_val_loop', None)
         if isinstance(val_loop, BaseLoop):  # built by Runner.train: check before training
-            _check_split_classes(stats, 'val', val_loop.dataloader.dataset)
+            _check_split_classes(stats.classes, 'val', val_loop.dataloader.dataset)
         for module in needing:
             module.provide_class_stats(stats)
         if is_main_process():
@@ -138,6 +140,7 @@ class RunFactsHook(Hook):
         self.loaded_thresholds = thresholds_file.from_checkpoint(checkpoint)
         meta = checkpoint.get('meta') or {}
         self.loaded_step = (int(meta.get('epoch') or 0), int(meta.get('iter') or 0))
+        self.loaded_classes = tuple((meta.get('dataset_meta') or {}).get('classes') or ())
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.class_stats is not None:
@@ -205,8 +208,9 @@ class RunFactsHook(Hook):
                  logging.WARNING)
         metrics = _multilabel_metrics(evaluator)
         stats = self._stats_for_evaluation(runner, metrics)
-        if stats is not None:
-            _check_split_classes(stats, split, dataset)
+        # a checkpoint without statistics still names its classes (mmengine's dataset_meta)
+        _check_split_classes(stats.classes if stats is not None else
+                             () if self.training else self.loaded_classes, split, dataset)
         if self.training:
             by_epoch = not isinstance(runner.train_loop, IterBasedTrainLoop)
             epoch, iteration = runner.epoch, runner.iter
@@ -330,12 +334,12 @@ def _hides_labels(dataset) -> bool:
     return False
 
 
-def _check_split_classes(stats: ClassStats, split: str, dataset) -> None:
+def _check_split_classes(train: Sequence[str], split: str, dataset) -> None:
     """The evaluated split must have the training set's classes, in its order."""
     classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
     source = getattr(dataset, 'ann_file', '') or type(dataset).__name__
     if classes:
-        stats.check_classes(classes, f'the {split} set ({source})')
+        class_stats_file.check_same_classes(train, classes, f'the {split} set ({source})')
 
 
 def _model(runner):

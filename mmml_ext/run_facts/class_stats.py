@@ -77,22 +77,7 @@ class ClassStats:
     def check_classes(self, classes: Sequence[str], user: str) -> None:
         """Raise a ValueError naming ``user`` when ``classes`` are not the training set's,
         in the same order (a split of the same run with other or reordered columns)."""
-        classes = tuple(str(c) for c in classes)
-        if not self.classes or not classes or classes == self.classes:
-            return
-        train = self.classes
-        if len(classes) != len(train):
-            difference = f'{user} has {len(classes)} classes, the training set {len(train)}'
-        else:
-            i = next(i for i, (a, b) in enumerate(zip(classes, train)) if a != b)
-            difference = f'class {i} is {classes[i]!r} in {user} and {train[i]!r} in training'
-        unknown = sorted(set(classes) - set(train))
-        order = ' (the same names in another order)' if set(classes) == set(train) else (
-            f'; names the training set lacks: {unknown[:5]}' if unknown else '')
-        raise ValueError(f'the classes of {user} are not the training set\'s{order}: '
-                         f'{difference}. Every split of a run needs the same classes in the '
-                         'same order: give each dataset the same classes= (a CSV table\'s '
-                         'columns are then mapped by name)')
+        check_same_classes(self.classes, classes, user)
 
     def to_dict(self) -> dict:
         return dict(classes=list(self.classes), class_counts=list(self.class_counts),
@@ -156,6 +141,26 @@ def load(source: ClassCountsSource) -> ClassStats:
                          f'of a {FILE_NAME} file, got {source!r}')
     return ClassStats(tuple(source))
 
+
+
+def check_same_classes(train: Sequence[str], classes: Sequence[str], user: str) -> None:
+    """Raise a ValueError naming ``user`` when ``classes`` are not ``train`` (the training
+    set's classes), in the same order; nothing to check when either is empty."""
+    classes, train = tuple(str(c) for c in classes), tuple(str(c) for c in train)
+    if not train or not classes or classes == train:
+        return
+    if len(classes) != len(train):
+        difference = f'{user} has {len(classes)} classes, the training set {len(train)}'
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(classes, train)) if a != b)
+        difference = f'class {i} is {classes[i]!r} in {user} and {train[i]!r} in training'
+    unknown = sorted(set(classes) - set(train))
+    order = ' (the same names in another order)' if set(classes) == set(train) else (
+        f'; names the training set lacks: {unknown[:5]}' if unknown else '')
+    raise ValueError(f'the classes of {user} are not the training set\'s{order}: '
+                     f'{difference}. Every split of a run needs the same classes in the '
+                     'same order: give each dataset the same classes= (a CSV table\'s '
+                     'columns are then mapped by name)')
 
 def to_checkpoint(checkpoint: dict, stats: ClassStats) -> None:
     """Store ``stats`` in ``checkpoint['meta']``."""
