@@ -207,7 +207,7 @@ class RunFactsHook(Hook):
                  'labels, while the papers hide labels of the training split only',
                  logging.WARNING)
         metrics = _multilabel_metrics(evaluator)
-        stats = self._stats_for_evaluation(runner, metrics)
+        stats = self._stats_for_evaluation(metrics)
         # a checkpoint without statistics still names its classes (mmengine's dataset_meta)
         _check_split_classes(stats.classes if stats is not None else
                              () if self.training else self.loaded_classes, split, dataset)
@@ -244,7 +244,7 @@ class RunFactsHook(Hook):
                 metric.set_eval_context(None)
         return context
 
-    def _stats_for_evaluation(self, runner, metrics: List[BaseMultiLabelMetric]):
+    def _stats_for_evaluation(self, metrics: List[BaseMultiLabelMetric]):
         """The class statistics: this run's training set's, or the loaded checkpoint's. An
         evaluation of a checkpoint never builds the training set (it may not be there, and
         its annotations can take minutes to parse): without statistics in the checkpoint,

@@ -176,14 +176,12 @@ class MeanAP(BaseMultiLabelMetric):
         """Count the classes whose evaluated cells are all positive: their AP is 100 whatever the
         model (every ranking puts a positive first), so the warning says how much of the mean
         they carry."""
-        tallies = rows.confusion(0.5, None, self.difficult_as)
+        tallies = self._report_tallies(rows)
         negatives = tallies['fp'] + tallies['tn']
         trivial = ((tallies['tp'] + tallies['fn'] > 0) & (negatives == 0)).nonzero().flatten()
         if len(trivial) == 0 or mean_ap is None:
             return
-        names = self.class_names or [str(i) for i in range(len(ap))]
-        shown = ', '.join(names[i] for i in trivial[:10].tolist())
-        shown += ' ...' if len(trivial) > 10 else ''
+        shown = self.named_classes(trivial.tolist())
         in_mean = int((~torch.isnan(ap)).sum()) if self.absent_classes == 'exclude' else len(ap)
         carried = 100 * len(trivial) / max(in_mean, 1)
         self.warn_once('no_negative', f'{len(trivial)} class(es) have no evaluated negative (every '
@@ -192,10 +190,16 @@ class MeanAP(BaseMultiLabelMetric):
                        f'{mean_ap:.1f} points (the per-class report\'s "negatives" column): '
                        f'{shown}')
 
+    def _report_tallies(self, rows: EvaluationRows) -> Dict[str, torch.Tensor]:
+        """The confusion counts at ``report_thr``: the report's precision and recall, and each
+        class's evaluated positives (tp + fn) and negatives (fp + tn), which no threshold
+        changes; one cached count serves the report and the warning."""
+        return rows.confusion(self.report_thr, None, self.difficult_as)
+
     def write_report(self, rows: EvaluationRows, ap: torch.Tensor,
                      counts: Optional[Sequence[int]]) -> None:
         """Write the evaluation's ``per_class/<tag>.json`` and ``.csv`` (through the context)."""
-        tallies = rows.confusion(self.report_thr, None, self.difficult_as)
+        tallies = self._report_tallies(rows)
         prf = per_class_prf(tallies['tp'], tallies['fp'], tallies['fn'])
         support = (tallies['tp'] + tallies['fn']).tolist()
         negatives = (tallies['fp'] + tallies['tn']).tolist()

@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 
 from . import mmpretrain_args
 from .context import EvalContext
+from ..functional.checks import shown_names
 from ..functional.target_codes import difficult_value
 from .shared_rows import EvaluationRows
 
@@ -262,14 +263,18 @@ class BaseMultiLabelMetric(BaseMetric):
         if bool(present.all()):
             return None
         absent = (~present).nonzero().flatten().tolist()
-        names = self.class_names
-        shown = ', '.join(str(names[i] if names else i) for i in absent[:10])
-        shown += ' ...' if len(absent) > 10 else ''
+        shown = self.named_classes(absent)
         how = ('left out of the class means' if absent_classes == 'exclude' else
                'counted in the class means (as 0)')
         self.warn_once('absent', f'{len(absent)} class(es) have {missing} in the evaluated data '
                        f'and are {how} (absent_classes={absent_classes!r}): {shown}')
         return present if absent_classes == 'exclude' else None
+
+    def named_classes(self, indices: Sequence[int]) -> str:
+        """The classes at ``indices`` by name (their index without names), as a warning shows
+        them (:func:`~mmml_ext.functional.checks.shown_names`)."""
+        names = self.class_names
+        return shown_names([names[i] if names else i for i in indices])
 
     def warn_once(self, key: str, message: str) -> None:
         """Log ``message`` as a warning the first time ``key`` comes up for this metric."""

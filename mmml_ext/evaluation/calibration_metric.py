@@ -85,8 +85,6 @@ class MultiLabelCalibration(BaseMultiLabelMetric):
             self.warn_once('no_positive', 'no class has a positive in the evaluated data: '
                            'classwise_ECE is NaN')
             return
-        names = self.class_names
-        shown = ', '.join(str(names[i] if names else i) for i in absent[:10])
-        shown += ' ...' if len(absent) > 10 else ''
+        shown = self.named_classes(absent)
         self.warn_once('absent', f'{len(absent)} class(es) have no positive in the evaluated '
                        f'data and are left out of classwise_ECE: {shown}')

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .checks import check_scores_target
+from .checks import check_scores_target, shown_names
 from .tie_groups import by_class_chunks, previous_in_row, tie_groups
 
 
@@ -86,7 +86,7 @@ def mean_average_precision(ap: torch.Tensor, classes: Optional[Sequence[str]] = 
     if bool(empty.any()) and warn:
         idx = empty.nonzero().flatten().tolist()
         names = [classes[i] for i in idx] if classes is not None else idx
-        shown = ', '.join(str(n) for n in names[:10]) + (' ...' if len(names) > 10 else '')
+        shown = shown_names(names)
         how = 'counted as AP 0' if empty_as_zero else 'left out of the mean'
         warnings.warn(f'{len(idx)} class(es) have no positive sample and no AP, {how}: {shown}')
     return float(class_mean(ap, empty_as_zero))

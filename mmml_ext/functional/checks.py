@@ -4,7 +4,7 @@ The kernels take ``scores`` (N, C) floating point and ``target`` (N, C) with
 1 = positive, 0 = negative and -1 = ignored. Checking once, up front, keeps the
 kernels themselves branch-free.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -154,3 +154,9 @@ def check_topk(topk: Optional[int], num_classes: Optional[int] = None) -> None:
         raise ValueError(f'topk must be an int >= 1, got {topk!r}')
     if num_classes is not None and topk > num_classes:
         raise ValueError(f'topk={topk} is larger than the number of classes ({num_classes})')
+
+
+def shown_names(names: Sequence, limit: int = 10) -> str:
+    """The first ``limit`` names, comma-separated, with ``...`` when there are more: how a
+    message names a set of classes."""
+    return ', '.join(str(n) for n in names[:limit]) + (' ...' if len(names) > limit else '')

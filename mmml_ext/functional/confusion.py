@@ -99,7 +99,6 @@ def multilabel_predict(scores: torch.Tensor, thr: Threshold = None, topk: Option
     return pred
 
 
-
 def predictions_of_rule(scores: torch.Tensor, target: torch.Tensor, thr: Threshold = None,
                         topk: Optional[int] = None,
                         ignored: Optional[bool] = None) -> torch.Tensor:
@@ -120,6 +119,7 @@ def predictions_of_rule(scores: torch.Tensor, target: torch.Tensor, thr: Thresho
     if topk is not None and (has_ignored(target) if ignored is None else ignored):
         return multilabel_predict(scores, thr, topk, target >= 0, validate_args=False)
     return multilabel_predict(scores, thr, topk, validate_args=False)
+
 
 def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
     """Per-class true / false positives and negatives over non-ignored cells.

@@ -142,7 +142,6 @@ def load(source: ClassCountsSource) -> ClassStats:
     return ClassStats(tuple(source))
 
 
-
 def check_same_classes(train: Sequence[str], classes: Sequence[str], user: str) -> None:
     """Raise a ValueError naming ``user`` when ``classes`` are not ``train`` (the training
     set's classes), in the same order; nothing to check when either is empty."""
@@ -161,6 +160,7 @@ def check_same_classes(train: Sequence[str], classes: Sequence[str], user: str) 
                      f'{difference}. Every split of a run needs the same classes in the '
                      'same order: give each dataset the same classes= (a CSV table\'s '
                      'columns are then mapped by name)')
+
 
 def to_checkpoint(checkpoint: dict, stats: ClassStats) -> None:
     """Store ``stats`` in ``checkpoint['meta']``."""
