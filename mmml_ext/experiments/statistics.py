@@ -63,17 +63,25 @@ class SettingStatistics:
     Attributes:
         name (str): The setting's name (run names without ``_seed-<s>``).
         runs (list[str]): Its runs.
-        point (dict): Metric -> mean over the runs of their point estimates.
-        sd (dict): Metric -> standard deviation over the runs (NaN for one run).
         seed_points (dict): Metric -> (S,) the runs' point estimates.
         seed_replicates (dict): Metric -> (S, B) the runs' replicates.
     """
     name: str
     runs: List[str] = field(default_factory=list)
-    point: Dict[str, float] = field(default_factory=dict)
-    sd: Dict[str, float] = field(default_factory=dict)
     seed_points: Dict[str, torch.Tensor] = field(default_factory=dict)
     seed_replicates: Dict[str, torch.Tensor] = field(default_factory=dict)
+    _intervals: Dict[str, Tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def point(self) -> Dict[str, float]:
+        """Metric -> mean over the runs of their point estimates."""
+        return {metric: float(values.mean()) for metric, values in self.seed_points.items()}
+
+    @property
+    def sd(self) -> Dict[str, float]:
+        """Metric -> standard deviation over the runs (NaN for one run)."""
+        return {metric: float(values.std()) if len(values) > 1 else math.nan
+                for metric, values in self.seed_points.items()}
 
     @property
     def covers_seeds(self) -> bool:
@@ -81,10 +89,14 @@ class SettingStatistics:
         return len(self.runs) > 1
 
     def interval(self, metric: str) -> Tuple[float, float]:
-        """The interval of the seed mean: test images and (with two seeds or more) seeds."""
-        _, low, high = setting_interval(self.seed_points[metric], self.seed_replicates[metric],
-                                        interval_methods().get(metric, 'percentile'), LEVEL)
-        return low, high
+        """The interval of the seed mean: test images and (with two seeds or more) seeds;
+        computed once per metric."""
+        if metric not in self._intervals:
+            _, low, high = setting_interval(
+                self.seed_points[metric], self.seed_replicates[metric],
+                interval_methods().get(metric, 'percentile'), LEVEL)
+            self._intervals[metric] = (low, high)
+        return self._intervals[metric]
 
 
 @dataclass
@@ -228,10 +240,8 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
     for setting in result.settings.values():
         metrics = set.intersection(*(set(per_run[run]) for run in setting.runs))
         for metric in [m for m in interval_keys() if m in metrics]:
-            values = np.array([points[run][metric] for run in setting.runs])
-            setting.point[metric] = float(np.mean(values))
-            setting.sd[metric] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-            setting.seed_points[metric] = torch.tensor(values, dtype=torch.float64)
+            setting.seed_points[metric] = torch.tensor(
+                [points[run][metric] for run in setting.runs], dtype=torch.float64)
             setting.seed_replicates[metric] = torch.stack(
                 [per_run[run][metric] for run in setting.runs]).double()
             result.valid[(setting.name, metric)] = _valid_share(
@@ -332,9 +342,10 @@ def statistics_cells(record: RunRecord,
         cells[f'test_{metric}_ci_low'], cells[f'test_{metric}_ci_high'] = (_rounded(low),
                                                                            _rounded(high))
     if group is not None:
-        for metric in group.point:
-            cells[f'test_{metric}_mean'] = _rounded(group.point[metric])
-            cells[f'test_{metric}_sd'] = _rounded(group.sd[metric])
+        point, sd = group.point, group.sd
+        for metric in point:
+            cells[f'test_{metric}_mean'] = _rounded(point[metric])
+            cells[f'test_{metric}_sd'] = _rounded(sd[metric])
             low, high = group.interval(metric)
             cells[f'test_{metric}_mean_ci_low'] = _rounded(low)
             cells[f'test_{metric}_mean_ci_high'] = _rounded(high)
@@ -368,18 +379,19 @@ def statistics_markdown(stats: ComparisonStatistics) -> List[str]:
                         'coverage study) this interval of a single setting did not hold its '
                         f'{level} % at {stats.num_images} test images, or was not measured; '
                         'read it as indicative only. The differences below hold.', '']
-    metrics = [m for m in interval_keys() if any(m in s.point for s in stats.settings.values())]
+    metrics = [m for m in interval_keys()
+               if any(m in s.seed_points for s in stats.settings.values())]
     parts.append('| setting | seeds | ' + ' | '.join(metrics) + ' |')
     parts.append('|---|---:|' + '---:|' * len(metrics))
     for setting in stats.settings.values():
-        cells = []
+        cells, points, sds = [], setting.point, setting.sd
         for metric in metrics:
-            if metric not in setting.point:
+            if metric not in points:
                 cells.append('–')
                 continue
             low, high = setting.interval(metric)
-            sd = setting.sd[metric]
-            cells.append(f'{_fmt(setting.point[metric])} [{_fmt(low)}, {_fmt(high)}]'
+            sd = sds[metric]
+            cells.append(f'{_fmt(points[metric])} [{_fmt(low)}, {_fmt(high)}]'
                          + ('' if math.isnan(sd) else f' sd {sd:.1f}')
                          + (' no statement' if metric in unsupported else ''))
         seeds = f'{len(setting.runs)}' if setting.covers_seeds else '1, images only'
