@@ -1286,41 +1286,31 @@ def main() -> None:
         runs_list = sorted({int(v) for v in args.seeds.split(',') if v.strip()})
         if runs_list[0] < 1:
             parser.error('--seeds: every S must be at least 1')
-        results = []
-        for num, classes in sizes:
-            for profile in profiles:
-                res = run_seed_setting(profile, num, classes, runs_list, args.sets,
-                                       args.replicates, args.seed, args.budget_s,
-                                       args.seed_tau_global, args.seed_tau_class,
-                                       args.truth_draws)
-                results.append(res)
-                print(f'{profile} {num}x{classes} seeds {runs_list}: {res["sets"]} sets in '
-                      f'{res["seconds"]:.0f} s ({res["seconds_per_set"]:.2f} s / set)',
-                      flush=True)
-                if args.out:
-                    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-                    with open(args.out, 'w') as f:
-                        json.dump(dict(args=vars(args), results=results), f, indent=1)
-                    with open(os.path.splitext(args.out)[0] + '.md', 'w') as f:
-                        f.write('\n'.join(markdown_seeds(results)) + '\n')
-        print('\n'.join(markdown_seeds(results)))
-        return
+
+        def run(profile, num, classes):
+            return run_seed_setting(profile, num, classes, runs_list, args.sets, args.replicates,
+                                    args.seed, args.budget_s, args.seed_tau_global,
+                                    args.seed_tau_class, args.truth_draws)
+        label, tables = f' seeds {runs_list}', markdown_seeds
+    else:
+        def run(profile, num, classes):
+            return run_setting(profile, num, classes, args.sets, args.replicates,
+                               args.jackknife_rows, args.seed, args.budget_s)
+        label, tables = '', markdown
     results = []
     for num, classes in sizes:
         for profile in profiles:
-            res = run_setting(profile, num, classes, args.sets, args.replicates,
-                              args.jackknife_rows, args.seed, args.budget_s)
+            res = run(profile, num, classes)
             results.append(res)
-            print(f'{profile} {num}x{classes}: {res["sets"]} sets in {res["seconds"]:.0f} s '
-                  f'({res["seconds_per_set"]:.2f} s / set)', flush=True)
+            print(f'{profile} {num}x{classes}{label}: {res["sets"]} sets in '
+                  f'{res["seconds"]:.0f} s ({res["seconds_per_set"]:.2f} s / set)', flush=True)
             if args.out:  # after every setting, so that a stopped run keeps what it did
                 os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
                 with open(args.out, 'w') as f:
                     json.dump(dict(args=vars(args), results=results), f, indent=1)
                 with open(os.path.splitext(args.out)[0] + '.md', 'w') as f:
-                    f.write('\n'.join(markdown(results)) + '\n')
-    print('\n'.join(markdown(results)))
-
+                    f.write('\n'.join(tables(results)) + '\n')
+    print('\n'.join(tables(results)))
 
 if __name__ == '__main__':
     main()
