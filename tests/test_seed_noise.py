@@ -8,9 +8,12 @@ import torch
 from scipy import stats as scipy_stats
 from sklearn.metrics import roc_auc_score
 
+from seed_reference import shrunk_image_interval
+
 from mmml_ext.functional.bootstrap import bootstrap_interval
 from mmml_ext.functional.seed_noise import (bootstrap_probability_of_improvement,
-                                            difference_interval, probability_of_improvement,
+                                            difference_interval, own_noise,
+                                            probability_of_improvement,
                                             seed_margin, seed_term, setting_interval,
                                             with_seed_margin)
 
@@ -42,9 +45,12 @@ def test_mover_adds_margins_in_quadrature_and_keeps_bounds():
 def test_setting_interval_is_the_transcribed_formula():
     rng = np.random.default_rng(0)
     points = torch.tensor([61.6, 64.4, 66.5], dtype=torch.float64)
-    replicates = points[:, None] + torch.from_numpy(rng.normal(0, 1.5, (3, 500)))
+    shared, own = rng.normal(0, 1.5, 500), rng.normal(0, 0.8, (3, 500))
+    replicates = points[:, None] + torch.from_numpy(shared + own)
     mean, low, high = setting_interval(points, replicates, 'percentile')
-    image_low, image_high = np.percentile(replicates.mean(dim=0).numpy(), [2.5, 97.5])
+    seed_mean = replicates.mean(dim=0).numpy()
+    image_low, image_high = shrunk_image_interval(mean, *np.percentile(seed_mean, [2.5, 97.5]),
+                                                   [replicates.numpy()], seed_mean)
     margin = scipy_stats.t.ppf(0.975, 2) * np.std(points.numpy(), ddof=1) / np.sqrt(3)
     assert mean == pytest.approx(points.mean().item())
     assert low == pytest.approx(mean - np.hypot(mean - image_low, margin))
@@ -55,18 +61,34 @@ def test_setting_interval_is_the_transcribed_formula():
     assert one[1:] == pytest.approx((float(expected[0]), float(expected[1])))
 
 
+def test_own_noise_recovers_the_runs_own_variance():
+    # replicates = shared image noise (sd 2) + each run's own (sd 1), 5 runs:
+    # q / S = 1 / 5, V = 4 + 1 / 5
+    rng = np.random.default_rng(5)
+    replicates = torch.from_numpy(rng.normal(0, 2, 200_000) + rng.normal(0, 1, (5, 200_000)))
+    own, total = own_noise(replicates)
+    assert own == pytest.approx(0.2, rel=0.02)
+    assert total == pytest.approx(4.2, rel=0.02)
+    assert own_noise(replicates[:1])[0] == 0.0  # one run: nothing to tell apart
+    # runs that move together on every draw have no noise of their own
+    assert own_noise(torch.stack([replicates[0], replicates[0] + 3]))[0] == pytest.approx(0.0)
+
+
 def test_difference_interval_pairs_images_and_welch_on_seeds():
     rng = np.random.default_rng(1)
     common = rng.normal(0, 1, 400)  # the same image draws move both settings
     a_points, b_points = torch.tensor([60., 62., 63.]), torch.tensor([55., 58.])
-    a = a_points[:, None].double() + torch.from_numpy(common + rng.normal(0, .2, (3, 400)))
-    b = b_points[:, None].double() + torch.from_numpy(common + rng.normal(0, .2, (2, 400)))
+    a = a_points[:, None].double() + torch.from_numpy(common + rng.normal(0, .4, (3, 400)))
+    b = b_points[:, None].double() + torch.from_numpy(0.5 * common + rng.normal(0, .4, (2, 400)))
     delta, low, high = difference_interval(a_points, a, b_points, b)
-    image_low, image_high = np.percentile((a.mean(0) - b.mean(0)).numpy(), [2.5, 97.5])
+    diff = (a.mean(0) - b.mean(0)).numpy()
+    image_low, image_high = shrunk_image_interval(delta, *np.percentile(diff, [2.5, 97.5]),
+                                                   [a.numpy(), b.numpy()], diff)
     va, vb = a_points.var().item() / 3, b_points.var().item() / 2
     df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 1)
     margin = scipy_stats.t.ppf(0.975, df) * math.sqrt(va + vb)
     assert delta == pytest.approx(a_points.mean().item() - b_points.mean().item())
+    assert image_high - image_low < np.subtract(*np.percentile(diff, [97.5, 2.5]))
     assert low == pytest.approx(delta - np.hypot(delta - image_low, margin))
     assert high == pytest.approx(delta + np.hypot(image_high - delta, margin))
     with pytest.raises(ValueError, match='same draws'):

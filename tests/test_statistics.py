@@ -18,6 +18,7 @@ from mmml_ext.experiments import compare_runs
 from mmml_ext.experiments.statistics import verdict
 from mmml_ext.functional.bootstrap import bootstrap_indices
 from mmml_ext.run_facts import test_predictions
+from seed_reference import shrunk_image_interval
 
 N, C, B = 150, 6, 60
 CLASSES = tuple('abcdef')
@@ -142,7 +143,7 @@ def test_differences_against_the_baseline(sweep_like):
     asl = [per_run[f'asl_seed_{s}'] for s in range(3)]
     bce = [per_run[f'bce_seed_{s}'] for s in range(3)]
     diff = np.mean(asl, axis=0) - np.mean(bce, axis=0)
-    image_low, image_high = np.percentile(diff, [2.5, 97.5])
+    image_low, image_high = np.percentile(diff, [2.5, 97.5])  # shrunk below, once the point is known
     # the seeds' part: Welch's t on the two settings' point estimates
     points = {name: independent_replicates(scores, target, [np.arange(N)])['mAP'][0]
               for name, scores in sweep_like['runs'].items()}
@@ -152,6 +153,7 @@ def test_differences_against_the_baseline(sweep_like):
     df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 2)
     margin = scipy_stats.t.ppf(0.975, df) * np.sqrt(va + vb)
     expected = a.mean() - b.mean()
+    image_low, image_high = shrunk_image_interval(expected, image_low, image_high, [asl, bce], diff)
     delta, low, high = stats.deltas['asl']['mAP']
     assert delta == pytest.approx(expected, abs=1e-9)
     assert low == pytest.approx(expected - np.hypot(expected - image_low, margin), abs=1e-9)
@@ -221,9 +223,11 @@ def test_a_setting_interval_covers_its_seeds(sweep_like):
                for s in range(3)]
     points = np.array([independent_replicates(sweep_like['runs'][f'asl_seed_{s}'], target,
                                               [np.arange(N)])['ECE'][0] for s in range(3)])
-    image_low, image_high = np.percentile(np.mean(per_run, axis=0), [2.5, 97.5])  # ECE: percentile
-    margin = scipy_stats.t.ppf(0.975, 2) * points.std(ddof=1) / np.sqrt(3)
+    seed_mean = np.mean(per_run, axis=0)
     mean = points.mean()
+    image_low, image_high = shrunk_image_interval(  # ECE: percentile
+        mean, *np.percentile(seed_mean, [2.5, 97.5]), [per_run], seed_mean)
+    margin = scipy_stats.t.ppf(0.975, 2) * points.std(ddof=1) / np.sqrt(3)
     low, high = stats.settings['asl'].interval('ECE')
     assert low == pytest.approx(mean - np.hypot(mean - image_low, margin), abs=1e-9)
     assert high == pytest.approx(mean + np.hypot(image_high - mean, margin), abs=1e-9)

@@ -12,19 +12,33 @@ replicates ``m_s,b``. Two sources of error are independent:
   sample standard deviation of the ``m_s``), with Student's t quantile at S - 1
   degrees of freedom: ``h = t(S-1, 1 - alpha/2) sd / sqrt(S)``.
 
-They are combined margin by margin (the method of variance estimates recovery,
-MOVER: Zou and Donner, 2008)::
+Each run's value on the test set also carries noise of its own: the images
+that one model gets wrong and another gets right. The seeds' ``sd`` already
+holds it (the runs differ by it on one test set), and so does the image interval
+of the seed mean (each replicate moves each run by it). Counted once, in the
+seeds' ``sd``: the image margins are shrunk to the noise that all runs share,
+the variance of the seed mean's replicates ``V`` less the runs' own part
+``q / S``, with ``q = sum_s var_b(m_s,b - mean_s' m_s',b) / (S - 1)`` (its
+expectation is the own-noise variance of a run)::
 
-    low  = point - sqrt((point - low_images)^2 + h^2)
-    high = point + sqrt((high_images - point)^2 + h^2)
+    f = sqrt(max(V - q / S, 0) / V)
+
+Image margins (times ``f``) and the seed margin are combined margin by margin
+(the method of variance estimates recovery, MOVER: Zou and Donner, 2008)::
+
+    low  = point - sqrt((f (point - low_images))^2 + h^2)
+    high = point + sqrt((f (high_images - point))^2 + h^2)
 
 so an asymmetric image interval (the logit interval of AP) keeps its shape and
 a setting with seeds that agree is not widened. For the **difference** of two
 settings A - B (independent trainings, the same test images): the image
-interval is that of the paired difference of the seed means, and the seed term
-is Welch's: ``se^2 = sd_A^2 / S_A + sd_B^2 / S_B`` with the Welch-Satterthwaite
-degrees of freedom. A side with one seed adds no seed term: its seed noise is
-not covered (the comparison says so).
+interval is that of the paired difference of the seed means, shrunk by
+``q_A / S_A + q_B / S_B``, and the seed term is Welch's:
+``se^2 = sd_A^2 / S_A + sd_B^2 / S_B`` with the Welch-Satterthwaite degrees of
+freedom. A side with one seed adds no seed term and keeps its own noise in the
+image interval: its seed noise is not covered (the comparison says so). The
+coverage study measured both forms: counting the own noise twice, differences
+covered 97.5-99.9 % at 95 % nominal.
 
 Why not resample the seeds in each replicate (a two-level bootstrap)? With the
 usual 2 to 5 seeds, the bootstrap of a mean of S values covers like a normal
@@ -59,6 +73,39 @@ def _check_runs(points: torch.Tensor, replicates: torch.Tensor, name: str) -> No
 def _check_level(level: float) -> None:
     if not 0 < level < 1:
         raise ValueError(f'level must be in (0, 1), got {level!r}')
+
+
+def own_noise(replicates: torch.Tensor) -> Tuple[float, float]:
+    """Each run's own image noise and the seed mean's image variance, from paired replicates.
+
+    Args:
+        replicates (Tensor): (S, B) the seeds' replicates on the same image draws
+            (draws where a run is NaN are left out).
+
+    Returns:
+        tuple[float, float]: ``(q / S, V)``: the runs' own share of the seed
+        mean's replicate variance (0 for one seed) and that variance ``V``.
+    """
+    values = replicates.double()
+    values = values[:, torch.isfinite(values).all(dim=0)]
+    if values.shape[1] < 2:
+        return 0.0, math.nan
+    mean = values.mean(dim=0)
+    total = float(mean.var(unbiased=True))
+    runs = values.shape[0]
+    if runs < 2:
+        return 0.0, total
+    own = float((values - mean).var(dim=1, unbiased=True).sum()) / (runs - 1)
+    return own / runs, total
+
+
+def _shrink(point: float, low: float, high: float, own: float, total: float
+            ) -> Tuple[float, float]:
+    """The image interval's margins times ``sqrt(max(total - own, 0) / total)``."""
+    if not own > 0 or not total > 0:
+        return low, high
+    factor = math.sqrt(max(total - own, 0.0) / total)
+    return point - factor * (point - low), point + factor * (high - point)
 
 
 def seed_term(points: Sequence[torch.Tensor]) -> Tuple[float, float]:
@@ -134,8 +181,8 @@ def setting_interval(points: torch.Tensor, replicates: torch.Tensor, method: str
     point = float(points.double().mean())
     low, high = bootstrap_interval(torch.tensor(point, dtype=torch.float64),
                                    replicates.double().mean(dim=0), method, level)
-    return (point, *with_seed_margin(point, float(low), float(high), seed_margin([points], level),
-                                     bounds))
+    low, high = _shrink(point, float(low), float(high), *own_noise(replicates))
+    return (point, *with_seed_margin(point, low, high, seed_margin([points], level), bounds))
 
 
 def difference_interval(points_a: torch.Tensor, replicates_a: torch.Tensor,
@@ -143,8 +190,9 @@ def difference_interval(points_a: torch.Tensor, replicates_a: torch.Tensor,
                         level: float = 0.95) -> Tuple[float, float, float]:
     """The difference of two settings' seed means (A - B) and its interval.
 
-    The image part is the percentile interval of the paired replicates' difference;
-    the seed part is Welch's (:func:`seed_margin` of both sides).
+    The image part is the percentile interval of the paired replicates' difference,
+    its margins shrunk to the noise all runs share (:func:`own_noise`); the seed
+    part is Welch's (:func:`seed_margin` of both sides).
 
     Returns:
         tuple[float, float, float]: ``(difference, low, high)``.
@@ -158,8 +206,12 @@ def difference_interval(points_a: torch.Tensor, replicates_a: torch.Tensor,
     diff = replicates_a.double().mean(dim=0) - replicates_b.double().mean(dim=0)
     low, high = bootstrap_interval(torch.tensor(delta, dtype=torch.float64), diff, 'percentile',
                                    level)
+    own = own_noise(replicates_a)[0] + own_noise(replicates_b)[0]
+    finite = diff[torch.isfinite(diff)]
+    total = float(finite.var(unbiased=True)) if finite.numel() > 1 else math.nan
+    low, high = _shrink(delta, float(low), float(high), own, total)
     margin = seed_margin([points_a, points_b], level)
-    return (delta, *with_seed_margin(delta, float(low), float(high), margin))
+    return (delta, *with_seed_margin(delta, low, high, margin))
 
 
 def probability_of_improvement(a: torch.Tensor, b: torch.Tensor,
