@@ -117,4 +117,7 @@ def test_the_comparison_gives_auroc_intervals_it_does_not_name(tmp_path):
         tuple(np.percentile(replicates['b'] - replicates['a'], [2.5, 97.5])), abs=1e-9)
     header = (tmp_path / 'report' / 'summary.csv').read_text().splitlines()[0].split(',')
     assert 'delta_test_AUROC_ci_low' in header
+    # its logged values have columns too, and a run that does not evaluate it is not 'missing' it
+    assert {'best_AUROC', 'last_AUROC', 'test_AUROC'} <= set(header)
+    assert not any('AUROC' in row['missing'] for row in result.rows)
     assert 'AUROC' in (tmp_path / 'report' / 'summary.md').read_text()

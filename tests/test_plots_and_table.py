@@ -16,7 +16,7 @@ from mmengine.config import Config
 from rich.console import Console
 
 from mmml_ext.experiments import compare_runs, plots
-from mmml_ext.experiments.summary import METRICS, SPLITS, rich_table
+from mmml_ext.experiments.summary import SPLITS, rich_table, summary_metrics
 
 LONG_NAMES = [
     'resnet18_shapes-lt_bce',
@@ -160,7 +160,7 @@ def summary_rows(names, seed=0) -> list:
     """Summary rows as ``summary_row`` makes them, every metric of every split a number."""
     rng = np.random.default_rng(seed)
     return [dict(run=name, **{f'{s}_{m}': round(float(rng.uniform(0, 100)), 4)
-                              for s in SPLITS for m in METRICS}) for name in names]
+                              for s in SPLITS for m in summary_metrics()}) for name in names]
 
 
 def printed(renderable, width: int) -> list:

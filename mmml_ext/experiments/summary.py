@@ -23,6 +23,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ..evaluation.interval_statistics import interval_keys
 from ..evaluation.prf_metrics import VALTUNED_SUFFIX
 from ..evaluation.threshold_tuning import TUNED_SUFFIX
 from .run_records import RunRecord
@@ -32,12 +33,11 @@ from .statistics import ComparisonStatistics, statistics_columns, statistics_mar
 SUMMARY_CSV = 'summary.csv'
 SUMMARY_MD = 'summary.md'
 
-#: metrics of the summary; test rows read ``*_valtuned`` where validation rows read ``*_tuned``
-METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1',
-           'CP_top3', 'CR_top3', 'CF1_top3', 'OP_top3', 'OR_top3', 'OF1_top3',
-           'subset_accuracy', 'CP_tuned', 'CR_tuned', 'CF1_tuned', 'OF1_tuned', 'ECE')
-#: metrics a run may well not evaluate (a config without MultiLabelCalibration)
-OPTIONAL_METRICS = ('ECE', )
+#: the metrics of the demo's evaluators, always columns (a run without one is ``missing`` it);
+#: test rows read ``*_valtuned`` where validation rows read ``*_tuned``
+CORE_METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1',
+                'CP_top3', 'CR_top3', 'CF1_top3', 'OP_top3', 'OR_top3', 'OF1_top3',
+                'subset_accuracy', 'CP_tuned', 'CR_tuned', 'CF1_tuned', 'OF1_tuned')
 SPLITS = ('best', 'last', 'test')
 DESCRIPTION = ('run', 'config', 'loss', 'loss_params', 'resampling', 'epochs', 'best_epoch')
 #: the readable table: (column title, metric)
@@ -56,6 +56,14 @@ TERMINAL_PRIORITY = ('mAP', 'mAP_tail', 'CF1', 'OF1', 'CF1_tuned', 'mAP_head', '
 #: fewer metrics than this beside the run names: one block per run instead of a table
 MIN_TERMINAL_COLUMNS = 3
 _IGNORED_PARAMS = ('type', 'loss_weight', 'reduction', 'use_sigmoid')
+
+
+def summary_metrics() -> Tuple[str, ...]:
+    """The summary's metrics: the core ones, then every other key a registered metric gives an
+    interval (``INTERVAL_KEYS``: ``ECE``, ``AUROC``, ...), so a new metric has its columns
+    without an edit here. Those others are optional: a run whose config does not evaluate
+    them is not ``missing`` them."""
+    return CORE_METRICS + tuple(key for key in interval_keys() if key not in CORE_METRICS)
 
 
 def logged_name(metric: str, split: str) -> str:
@@ -122,10 +130,10 @@ def summary_row(record: RunRecord) -> Dict[str, object]:
     missing = list(record.notes)
     for split in SPLITS:
         lacking = []
-        for metric in METRICS:
+        for metric in summary_metrics():
             value = metric_value(sources[split], metric, split)
             row[f'{split}_{metric}'] = '' if value is None else round(value, 4)
-            optional = metric in OPTIONAL_METRICS  # only some configs evaluate it: not 'missing'
+            optional = metric not in CORE_METRICS  # only some configs evaluate it
             lacking += [logged_name(metric, split)] if (value is None and sources[split]
                                                         and not optional) else []
         if lacking and split != 'best':
@@ -135,7 +143,7 @@ def summary_row(record: RunRecord) -> Dict[str, object]:
 
 
 def columns() -> List[str]:
-    return [*DESCRIPTION, *(f'{s}_{m}' for s in SPLITS for m in METRICS),
+    return [*DESCRIPTION, *(f'{s}_{m}' for s in SPLITS for m in summary_metrics()),
             *statistics_columns(), 'missing']
 
 
