@@ -25,6 +25,7 @@ ALLOWED = {
     'evaluation': {'functional', 'run_facts', 'config_keys'},
     'engine': {'functional', 'datasets', 'evaluation', 'models', 'run_facts', 'config_keys'},
     'experiments': {'functional', 'evaluation', 'run_facts', 'config_keys'},
+    'apis': {'functional', 'run_facts'},
 }
 
 

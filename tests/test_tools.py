@@ -320,3 +320,35 @@ def test_statistics_start_from_the_numbers_the_test_logged(single_process_dir,
         key = logged[ours]
         assert point[ours] == pytest.approx(single_process_metrics[f'multi-label/{key}'],
                                             abs=1e-3), ours
+
+
+def test_the_inferencer_gives_the_label_sets_of_the_tested_scores(trained, single_process_dir,
+                                                                  tmp_path):
+    """New images through MultiLabelInferencer: the scores tools/test.py scored for the same
+    images, and each label set the classes at or above the checkpoint's tuned thresholds."""
+    import mmcv
+
+    from mmml_ext.apis import MultiLabelInferencer
+    from mmml_ext.datasets import LongTailedShapes
+    test_set = LongTailedShapes(split='test', pipeline=[])
+    paths = []
+    for index in range(7):
+        paths.append(str(tmp_path / f'{index:02d}.png'))
+        mmcv.imwrite(test_set[index]['img'], paths[-1])  # PNG: the same pixels back
+    inferencer = MultiLabelInferencer(str(REPO / DEMO_BCE), str(trained / 'epoch_1.pth'),
+                                      device='cpu')
+    results = inferencer(paths, batch_size=3)
+    tested = test_predictions.read(str(single_process_dir / test_predictions.FILE_NAME))
+    rows = {int(i): r for r, i in enumerate(tested.sample_idx)}
+    expected_scores = tested.scores[[rows[i] for i in range(7)]]
+    np.testing.assert_allclose(np.stack([r['pred_scores'] for r in results]), expected_scores,
+                               atol=1e-5)
+    thresholds = thresholds_file.from_checkpoint(torch.load(trained / 'epoch_1.pth')).values()
+    for result, scores in zip(results, expected_scores):
+        chosen = np.flatnonzero(scores >= thresholds.numpy())
+        assert sorted(result['pred_labels']) == sorted(chosen.tolist())
+        assert result['pred_classes'] == [test_set.metainfo['classes'][c]
+                                          for c in result['pred_labels']]
+        assert result['rule'] == 'tuned thresholds (val_epoch_1)'
+    assert [r['pred_labels'] for r in inferencer(str(tmp_path))] == \
+        [r['pred_labels'] for r in results]  # a folder, in name order

@@ -1,0 +1,131 @@
+"""MultiLabelInferencer: each rule's label sets, against numpy on the returned scores, and the
+errors of a checkpoint, a rule or an input that does not fit.
+
+The checkpoints here are an untrained demo model saved with chosen facts (class names, tuned
+thresholds), so each rule can be checked quickly; tests/test_tools.py checks a trained run's
+scores against what tools/test.py scored for the same images.
+"""
+import json
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmpretrain.apis import get_model
+
+from cli_helpers import DEMO_BCE, REPO
+from mmml_ext.apis import MultiLabelInferencer
+from mmml_ext.datasets import LongTailedShapes
+from mmml_ext.run_facts import tuned_thresholds
+
+CONFIG = str(REPO / DEMO_BCE)
+NUM_CLASSES = 20
+
+
+def save_checkpoint(path, num_classes=NUM_CLASSES, thresholds=None):
+    torch.manual_seed(0)
+    model = get_model(CONFIG, pretrained=False)
+    state = model.state_dict()
+    if num_classes != NUM_CLASSES:
+        state['head.fc.weight'] = torch.zeros(num_classes, state['head.fc.weight'].shape[1])
+        state['head.fc.bias'] = torch.zeros(num_classes)
+    checkpoint = dict(state_dict=state, meta=dict(dataset_meta=dict(
+        classes=list(LongTailedShapes.METAINFO['classes']))))
+    if thresholds is not None:
+        tuned_thresholds.to_checkpoint(checkpoint, thresholds)
+    torch.save(checkpoint, path)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('images')
+    test_set = LongTailedShapes(split='test', pipeline=[])
+    for index in range(5):
+        mmcv.imwrite(test_set[index]['img'], str(folder / f'{index}.png'))
+    (folder / 'notes.txt').write_text('not an image')
+    return folder
+
+
+@pytest.fixture(scope='module')
+def tuned(tmp_path_factory):
+    per_class = [0.3 + 0.02 * c for c in range(NUM_CLASSES)]
+    per_class[3] = None  # not tuned (no positive): the global threshold fills it
+    thresholds = tuned_thresholds.TunedThresholds(0.45, tuple(per_class), (), 'val_epoch_6', 150)
+    return thresholds, save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'epoch_6.pth',
+                                       thresholds=thresholds)
+
+
+def label_set(scores, thresholds):
+    """The classes at or above their threshold, highest score first (numpy)."""
+    chosen = np.flatnonzero(scores >= thresholds)
+    return chosen[np.argsort(-scores[chosen], kind='stable')].tolist()
+
+
+def test_tuned_thresholds_of_the_checkpoint_by_default(images, tuned):
+    thresholds, checkpoint = tuned
+    results = MultiLabelInferencer(CONFIG, checkpoint, device='cpu')(str(images), batch_size=2)
+    assert len(results) == 5  # the folder's images, not its text file
+    expected = np.array([0.45 if t is None else t for t in thresholds.per_class], np.float32)
+    names = LongTailedShapes.METAINFO['classes']
+    for result in results:
+        scores = result['pred_scores']
+        assert scores.shape == (NUM_CLASSES, ) and ((0 <= scores) & (scores <= 1)).all()
+        assert result['pred_labels'] == label_set(scores, expected)
+        assert result['pred_classes'] == [names[c] for c in result['pred_labels']]
+        assert result['pred_label_scores'] == [float(scores[c]) for c in result['pred_labels']]
+        assert result['rule'] == 'tuned thresholds (val_epoch_6)'
+
+
+@pytest.mark.parametrize('rule', ['thr', 'list', 'file', 'topk'])
+def test_each_rule_gives_its_label_sets(images, tuned, tmp_path, rule):
+    _, checkpoint = tuned
+    per_class = np.linspace(0.2, 0.7, NUM_CLASSES).astype(np.float32)
+    if rule == 'file':  # relative to the checkpoint's directory, the run's work dir
+        path = tmp_path.parent / 'per_class.json'
+        (path).write_text(json.dumps({'global': 0.5, 'per_class': per_class.tolist()}))
+        kwargs, expected = dict(thr=str(path)), per_class
+    elif rule == 'list':
+        kwargs, expected = dict(thr=per_class.tolist()), per_class
+    elif rule == 'thr':
+        kwargs, expected = dict(thr=0.5), np.full(NUM_CLASSES, 0.5, np.float32)
+    else:
+        kwargs, expected = dict(topk=3), None
+    inferencer = MultiLabelInferencer(CONFIG, checkpoint, device='cpu', **kwargs)
+    array = mmcv.imread(str(images / '0.png'))  # an array input, as mmpretrain's
+    for result in inferencer([str(images / '1.png'), array]):
+        scores = result['pred_scores']
+        if expected is None:
+            assert result['pred_labels'] == np.argsort(-scores, kind='stable')[:3].tolist()
+            assert result['rule'] == 'top-3'
+        else:
+            assert result['pred_labels'] == label_set(scores, expected)
+
+
+def test_a_checkpoint_without_tuned_thresholds_asks_for_a_rule(images, tmp_path):
+    checkpoint = save_checkpoint(tmp_path / 'untuned.pth')
+    with pytest.raises(ValueError, match=r"no thresholds tuned on validation.*thr=0.5"):
+        MultiLabelInferencer(CONFIG, checkpoint)
+    result = MultiLabelInferencer(CONFIG, checkpoint, thr=0.5)(str(images / '0.png'))[0]
+    assert result['rule'] == 'thr=0.5'
+
+
+def test_what_does_not_fit_is_named(images, tuned, tmp_path):
+    _, checkpoint = tuned
+    with pytest.raises(ValueError, match='not both'):
+        MultiLabelInferencer(CONFIG, checkpoint, thr=0.5, topk=3)
+    with pytest.raises(ValueError, match='topk'):
+        MultiLabelInferencer(CONFIG, checkpoint, topk=21)
+    with pytest.raises(ValueError, match='thr has 3 thresholds for 20 classes'):
+        MultiLabelInferencer(CONFIG, checkpoint, thr=[0.5, 0.5, 0.5])
+    with pytest.raises(FileNotFoundError, match='no checkpoint'):
+        MultiLabelInferencer(CONFIG, str(tmp_path / 'missing.pth'))
+    other = save_checkpoint(tmp_path / 'other.pth', num_classes=7)
+    with pytest.raises(ValueError, match=r'(?s)does not fit.*head\.fc\.weight'):
+        MultiLabelInferencer(CONFIG, other, thr=0.5)
+    with pytest.raises(ValueError, match='3 class names for a model of 20 classes'):
+        MultiLabelInferencer(CONFIG, checkpoint, classes=['a', 'b', 'c'])
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(ValueError, match='holds no image'):
+        MultiLabelInferencer(CONFIG, checkpoint)(str(empty))
