@@ -5,6 +5,8 @@ The checkpoints here are an untrained demo model saved with chosen facts (class 
 thresholds), so each rule can be checked quickly; tests/test_tools.py checks a trained run's
 scores against what tools/test.py scored for the same images.
 """
+import csv
+import importlib.util
 import json
 
 import mmcv
@@ -15,6 +17,7 @@ from mmpretrain.apis import get_model
 
 from cli_helpers import DEMO_BCE, REPO
 from mmml_ext.apis import MultiLabelInferencer
+from mmml_ext.apis.batch_prediction import expand_inputs
 from mmml_ext.datasets import LongTailedShapes
 from mmml_ext.run_facts import tuned_thresholds
 
@@ -129,3 +132,62 @@ def test_what_does_not_fit_is_named(images, tuned, tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match='holds no image'):
         MultiLabelInferencer(CONFIG, checkpoint)(str(empty))
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('predict_tool', REPO / 'tools' / 'predict.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_inputs_expand_to_image_paths(images, tmp_path):
+    (tmp_path / 'list.txt').write_text(f'# two images\n{images}/1.png\n\nsub/9.png\n')
+    paths = expand_inputs([str(images), str(images / '[34].png'), str(tmp_path / 'list.txt'),
+                           'missing.jpg'])
+    assert paths == [*(str(images / f'{i}.png') for i in range(5)), str(images / '3.png'),
+                     str(images / '4.png'), str(images / '1.png'), str(tmp_path / 'sub/9.png'),
+                     'missing.jpg']
+    with pytest.raises(ValueError, match='matches no file'):
+        expand_inputs([str(images / '*.jpg')])
+
+
+def test_predict_tool_writes_every_readable_image_and_counts_the_rest(images, tuned, tmp_path,
+                                                                      capsys):
+    thresholds, checkpoint = tuned
+    (tmp_path / 'broken.png').write_bytes(b'\x89PNG cut short')
+    out = tmp_path / 'out' / 'labels.csv'
+    load_tool().main([CONFIG, checkpoint, str(images), str(tmp_path / 'broken.png'),
+                      str(tmp_path / 'gone.jpg'), '--out', str(out), '--all-scores',
+                      '--batch-size', '2', '--num-workers', '0'])
+    err = capsys.readouterr().err
+    assert 'broken.png: not a readable image' in err and 'gone.jpg' in err
+    assert '5 images written' in err and '2 skipped' in err
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    names = LongTailedShapes.METAINFO['classes']
+    expected = MultiLabelInferencer(CONFIG, checkpoint)([str(images / f'{i}.png')
+                                                        for i in range(5)])
+    assert [row['image'] for row in rows] == [str(images / f'{i}.png') for i in range(5)]
+    for row, result in zip(rows, expected):
+        assert row['labels'] == ';'.join(result['pred_classes'])
+        np.testing.assert_allclose([float(row[n]) for n in names], result['pred_scores'],
+                                   atol=1e-6)
+    out = tmp_path / 'labels.jsonl'
+    load_tool().main([CONFIG, checkpoint, str(images), '--out', str(out), '--topk', '2',
+                      '--num-workers', '1'])
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [len(line['labels']) for line in lines] == [2] * 5
+    assert lines[0]['label_indices'] == expected[0]['pred_scores'].argsort()[::-1][:2].tolist()
+
+
+def test_predict_tool_strict_stops_and_leaves_no_file(images, tuned, tmp_path):
+    _, checkpoint = tuned
+    (tmp_path / 'broken.png').write_bytes(b'not an image')
+    out = tmp_path / 'labels.csv'
+    with pytest.raises(SystemExit, match=r'broken\.png: not a readable image'):
+        load_tool().main([CONFIG, checkpoint, str(images), str(tmp_path / 'broken.png'),
+                          '--out', str(out), '--strict', '--num-workers', '0'])
+    assert not out.exists() and not list(tmp_path.glob('.labels.csv.*'))
+    with pytest.raises(SystemExit, match='the extension chooses the format'):
+        load_tool().main([CONFIG, checkpoint, str(images), '--out', str(tmp_path / 'x.txt')])

@@ -3,6 +3,7 @@
 One short demo training (1 epoch on a subset) is shared by the module; each test
 then runs a tool on its output in a subprocess, as a user would.
 """
+import csv
 import importlib.util
 import json
 import os
@@ -352,3 +353,12 @@ def test_the_inferencer_gives_the_label_sets_of_the_tested_scores(trained, singl
         assert result['rule'] == 'tuned thresholds (val_epoch_1)'
     assert [r['pred_labels'] for r in inferencer(str(tmp_path))] == \
         [r['pred_labels'] for r in results]  # a folder, in name order
+    # tools/predict.py reads the files in worker processes: the same scores
+    out = tmp_path / 'labels.csv'
+    run_tool('predict.py', DEMO_BCE, trained / 'epoch_1.pth', tmp_path, '--out', out,
+             '--all-scores', '--num-workers', '2')
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    names = test_set.metainfo['classes']
+    np.testing.assert_allclose([[float(row[n]) for n in names] for row in rows],
+                               expected_scores, atol=1e-5)

@@ -67,10 +67,11 @@ class MultiLabelInferencer(ImageClassificationInferencer):
 
     Examples:
         >>> from mmml_ext.apis import MultiLabelInferencer
-        >>> inferencer = MultiLabelInferencer('configs/demo/resnet18_shapes-lt_asl.py',
-        ...                                   'work_dirs/demo/epoch_6.pth')  # doctest: +SKIP
+        >>> inferencer = MultiLabelInferencer(  # doctest: +SKIP
+        ...     'configs/demo/resnet18_shapes-lt_bce.py',
+        ...     'work_dirs/resnet18_shapes-lt_bce/epoch_6.pth')
         >>> inferencer('image.png')[0]['pred_classes']  # doctest: +SKIP
-        ['solid_disc', 'ring', 'cross']
+        ['solid_disc', 'solid_frame', 'solid_plus']
     """
 
     def __init__(self, model, pretrained: Union[str, bool] = True,
