@@ -62,8 +62,20 @@ at a threshold t on z (a probability threshold s is z > (logit(s) - b_c) / a):
   (the limit of scikit-learn's step-wise AP); mAP the mean over the classes,
   head / medium / tail mAP the mean over the group's classes
   (:func:`mmml_ext.evaluation.ap_metrics.frequency_groups`);
-- AUROC_c = Phi(d_c / sqrt(2)), macro mean (checked only when the metric
-  function returns an ``AUROC`` key);
+- AUROC_c = Phi(d_c / sqrt(2)), macro mean;
+- precision at recall r and recall at precision p (r = p = 0.9,
+  :data:`OPERATING_LEVEL`; torchmetrics' meaning, the class mean): the
+  likelihood ratio phi(t - d) / phi(t) rises with t (d > 0), so tpr / fpr
+  does and precision(t) = pi tpr / (pi tpr + (1 - pi) fpr) rises with t while
+  recall falls. Precision at recall r is then the precision at the largest t
+  with tpr(t) >= r, t = d + Phi^-1(1 - r), where tpr = r:
+  pi r / (pi r + (1 - pi) fpr(t)). Recall at precision p is tpr at the
+  smallest t with precision(t) >= p, the root t_p of
+  log tpr(t) - log fpr(t) = logit(p) - logit(pi) (``brentq``; recall 1 where
+  p <= pi). The sample statistics (the best of finitely many thresholds)
+  tend to these values: a weak class whose precision reaches p only far in
+  the tail (true recall near 0) keeps a small upward bias at finite N, the
+  recall of a few top-scored positives;
 - at a threshold (0.5, or the tuned one): P_c = pi tpr / (pi tpr + (1 - pi) fpr),
   R_c = tpr; CF1 = 2 CP CR / (CP + CR) with CP, CR the class means (the
   papers' CF1); OP = sum pi tpr / sum (pi tpr + (1 - pi) fpr),
@@ -88,7 +100,11 @@ jackknife (leave-one-image-out) values for the BCa acceleration: all N rows
 when N <= ``--jackknife-rows``, else that many randomly chosen leave-one-out
 rows, with the acceleration scaled by sqrt(rows / N) (the sums of the
 jackknife formula grow with the number of rows). Everything goes through one
-call of the project's metric function per model and test set.
+call of the project's metric function per model and test set; the
+predictions' settings are a test's five families (mAP, prf, prf_tuned,
+subset, calibration) plus ``auroc``, ``precision_at_recall`` and
+``recall_at_precision`` (:data:`RANKING_FAMILIES`; the seed mode has the
+five alone).
 
 **Interval methods** (level 95 %, NaN replicates left out as the project does;
 each a pure function of the (R,) replicates and the point estimate):
@@ -194,7 +210,7 @@ for _name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from scipy import special, stats  # noqa: E402
+from scipy import optimize, special, stats  # noqa: E402
 
 from mmml_ext.evaluation.ap_metrics import frequency_groups  # noqa: E402
 from mmml_ext.functional.bootstrap import bootstrap_counts  # noqa: E402
@@ -222,6 +238,16 @@ GROUP_BOUNDS = (100, 300)
 NUM_BINS = 15
 LOGIT_EPS = 1e-6
 TARGETS = ('A', 'B', 'B-A')
+#: the fixed recall of ``precision_at_recall`` and the fixed precision of ``recall_at_precision``
+OPERATING_LEVEL = 0.9
+#: the families the single-run mode adds to a test's settings, as ``MultiLabelAUROC`` and the
+#: operating-point metrics write them (:meth:`statistics_settings`; ``difficult_as`` left to
+#: its default, the target has no difficult label); the seed mode keeps the five of a test
+#: without them
+RANKING_FAMILIES = {
+    'auroc': dict(absent_classes='exclude'),
+    'precision_at_recall': dict(level=OPERATING_LEVEL, absent_classes='exclude'),
+    'recall_at_precision': dict(level=OPERATING_LEVEL, absent_classes='exclude')}
 
 
 # ---------------------------------------------------------------- populations and truths
@@ -326,6 +352,40 @@ def true_average_precision(prevalence: np.ndarray, separation: np.ndarray) -> np
     return np.trapezoid(precision * stats.norm.pdf(u), u, axis=1)
 
 
+def true_precision_at_recall(prevalence: np.ndarray, separation: np.ndarray,
+                             recall: float = OPERATING_LEVEL) -> np.ndarray:
+    """(C,) population precision at recall r: precision rises with the threshold t, recall
+    falls, so it is the precision at the largest t with tpr(t) >= r, t = d + Phi^-1(1 - r),
+    where tpr = r: pi r / (pi r + (1 - pi) fpr(t))."""
+    fpr = stats.norm.sf(separation + stats.norm.isf(recall))
+    return prevalence * recall / (prevalence * recall + (1 - prevalence) * fpr)
+
+
+def true_recall_at_precision(prevalence: np.ndarray, separation: np.ndarray,
+                             precision: float = OPERATING_LEVEL) -> np.ndarray:
+    """(C,) population recall at precision p: tpr at the smallest threshold whose precision
+    reaches p, the root t_p of log tpr(t) - log fpr(t) = logit(p) - logit(pi_c) (brentq;
+    the left side rises from 0 to infinity for d > 0); 1 where p <= pi_c (every threshold
+    reaches p), 0 where d <= 0 < logit(p) - logit(pi_c) (none does)."""
+    recall = np.ones(len(prevalence))
+    for c, (pi, d) in enumerate(zip(prevalence, separation)):
+        odds = special.logit(precision) - special.logit(pi)
+        if odds <= 0:
+            continue
+        if d <= 0:
+            recall[c] = 0.0
+            continue
+
+        def gap(t: float) -> float:
+            return float(stats.norm.logsf(t - d) - stats.norm.logsf(t)) - odds
+
+        high = 1.0
+        while gap(high) <= 0:
+            high *= 2
+        recall[c] = stats.norm.sf(optimize.brentq(gap, -10.0, high, xtol=1e-12) - d)
+    return recall
+
+
 def true_prf(prevalence: np.ndarray, tpr: np.ndarray, fpr: np.ndarray) -> Dict[str, float]:
     """CF1 and OF1 (fractions) of per-class population rates at a threshold."""
     predicted = prevalence * tpr + (1 - prevalence) * fpr
@@ -362,9 +422,9 @@ def truths(pop: Population, model: str) -> Dict[str, float]:
     """Every metric's population value for ``model`` (``A`` or ``B``), in percent.
 
     Returns:
-        dict: The keys the metric function gives (group mAPs only for a
-        profile with training counts, each group that has a class), plus
-        ``AUROC``.
+        dict: The keys the metric function gives in the single-run mode (group
+        mAPs only for a profile with training counts, each group that has a
+        class): the seed mode's keys and the operating points.
     """
     d, pi = pop.separation[model], pop.prevalence
     ap = true_average_precision(pi, d)
@@ -385,6 +445,8 @@ def truths(pop: Population, model: str) -> Dict[str, float]:
             out['subset_accuracy'] = np.prod(pi * tpr + (1 - pi) * (1 - fpr))
     out['ECE'] = true_ece(pop, d)
     out['AUROC'] = stats.norm.cdf(d / math.sqrt(2)).mean()
+    out['precision_at_recall'] = true_precision_at_recall(pi, d).mean()
+    out['recall_at_precision'] = true_recall_at_precision(pi, d).mean()
     return {key: 100 * float(value) for key, value in out.items()}
 
 
@@ -405,13 +467,17 @@ def draw_test_set(pop: Population, num: int, rng: np.random.Generator
 
 
 def make_predictions(pop: Population, scores: np.ndarray, target: np.ndarray,
-                     model: str, thresholds: Optional[np.ndarray] = None) -> TestPredictions:
+                     model: str, thresholds: Optional[np.ndarray] = None,
+                     ranking: bool = False) -> TestPredictions:
     """The project's test predictions of one model on one test set (settings as a test has);
-    ``thresholds`` (C,) float32 replaces the model's tuned thresholds (one seed's own)."""
+    ``thresholds`` (C,) float32 replaces the model's tuned thresholds (one seed's own);
+    ``ranking`` adds the families of :data:`RANKING_FAMILIES` (the single-run mode's)."""
     thresholds = pop.thresholds[model] if thresholds is None else thresholds
     settings = {'mAP': dict(absent_classes='exclude'), 'prf': dict(thr=0.5),
                 'prf_tuned': dict(thresholds=[float(v) for v in thresholds]),
                 'subset': dict(thr=0.5), 'calibration': dict(num_bins=NUM_BINS)}
+    if ranking:
+        settings.update({family: dict(value) for family, value in RANKING_FAMILIES.items()})
     return TestPredictions(scores, target, tuple(f'class{c}' for c in range(pop.num_classes)),
                            np.arange(len(scores), dtype=np.int64), thresholds,
                            pop.train_class_counts, settings)
@@ -566,7 +632,7 @@ def one_test_set(pop: Population, num: int, replicates: int, jack_rows: int,
     del counts, jack
     values = {}
     for model in ('A', 'B'):
-        predictions = make_predictions(pop, scores[model], target, model)
+        predictions = make_predictions(pop, scores[model], target, model, ranking=True)
         values[model] = _to_numpy(replicate_values(predictions, everything, GROUP_BOUNDS))
     keys = [m for m in values['A'] if m in values['B'] and (metrics is None or m in metrics)]
     values['B-A'] = {key: values['B'][key] - values['A'][key] for key in keys}
@@ -884,7 +950,7 @@ def seed_population_truths(pop: Population, tables: SeedTables, tau_global: floa
     for model in ('A', 'B'):
         exact = truths(pop, model)
         table = seed_truths(pop, tables, pop.separation[model][None, :])
-        base_check[model] = max(abs(float(table[k][0]) - exact[k]) for k in exact)
+        base_check[model] = max(abs(float(table[k][0]) - exact[k]) for k in table)
     return dict(truth=truth, se=se, seed_sd=seed_sd, base_check=base_check)
 
 
@@ -1096,23 +1162,24 @@ def check_truth(classes_list: Sequence[int], profiles: Sequence[str], num: int, 
             sample = {}
             for model in ('A', 'B'):
                 sample[model] = _to_numpy(replicate_values(
-                    make_predictions(pop, scores[model], target, model), counts, GROUP_BOUNDS))
+                    make_predictions(pop, scores[model], target, model, ranking=True), counts,
+                    GROUP_BOUNDS))
             keys = [k for k in sample['A'] if k in sample['B']]
             sample['B-A'] = {k: sample['B'][k] - sample['A'][k] for k in keys}
             print(f'\n{profile}, {classes} classes, {num} images '
                   f'({time.perf_counter() - start:.0f} s)')
-            print(f'{"target":6} {"metric":16} {"truth":>9} {"sample":>9} {"diff":>8} '
+            print(f'{"target":6} {"metric":19} {"truth":>9} {"sample":>9} {"diff":>8} '
                   f'{"boot se":>8}  verdict')
             for target in TARGETS:
                 for key in keys:
                     if key not in true[target]:
-                        print(f'{target:6} {key:16} no truth: skipped')
+                        print(f'{target:6} {key:19} no truth: skipped')
                         continue
                     value = sample[target][key]
                     diff = float(value[0]) - true[target][key]
                     se = float(np.nanstd(value[1:], ddof=1))
                     ok = abs(diff) <= max(0.2, 3 * se)
-                    print(f'{target:6} {key:16} {true[target][key]:9.4f} {value[0]:9.4f} '
+                    print(f'{target:6} {key:19} {true[target][key]:9.4f} {value[0]:9.4f} '
                           f'{diff:+8.4f} {se:8.4f}  {"ok" if ok else "MISMATCH"}')
                     rows.append(dict(profile=profile, classes=classes, images=num,
                                      target=target, metric=key, truth=true[target][key],
