@@ -12,6 +12,8 @@ import mmml_ext  # noqa: F401
 import mmml_ext.functional.calibration as calibration_module
 from mmml_ext.evaluation import MultiLabelCalibration
 from mmml_ext.functional.calibration import calibration_errors, reliability_bins
+from mmml_ext.functional.temperature_scaling import (apply_inverse_temperature,
+                                                     fit_inverse_temperature)
 from test_metrics_registry import make_samples
 
 # --- independent references ---------------------------------------------------------------
@@ -352,3 +354,56 @@ def test_the_metric_is_registered_and_exported():
     assert METRICS.get('MultiLabelCalibration') is MultiLabelCalibration
     assert MultiLabelCalibration.ALL_ITEMS == ('ECE', 'classwise_ECE', 'brier')
     assert METRICS.build(dict(type='MultiLabelCalibration')).num_bins == 15
+
+
+# --- temperature scaling -------------------------------------------------------------------
+
+def reference_inverse_temperature(scores, target):
+    """Each class's NLL, transcribed, minimised by scipy's bounded scalar search."""
+    from scipy.optimize import minimize_scalar
+    out = []
+    for c in range(scores.shape[1]):
+        keep = target[:, c] >= 0
+        p = np.clip(scores[keep, c].astype(np.float64), 1e-7, 1 - 1e-7)
+        z, y = np.log(p / (1 - p)), (target[keep, c] == 1).astype(np.float64)
+        out.append(minimize_scalar(lambda a: np.sum(np.logaddexp(0, a * z) - y * a * z),
+                                   bounds=(0.01, 100), method='bounded',
+                                   options=dict(xatol=1e-9)).x)
+    return np.array(out)
+
+
+def test_temperature_minimises_each_class_nll(monkeypatch):
+    rng = np.random.default_rng(3)
+    target = (rng.random((300, 6)) < 0.3).astype(np.int64)
+    # over- and under-confident classes: the true logit times 3 ... times 0.3
+    logits = (2 * target - 1) * rng.gamma(2, 1, target.shape) * np.array([3, 2, 1, .6, .4, .3])
+    scores = (1 / (1 + np.exp(-logits + rng.normal(0, 1.5, target.shape)))).astype(np.float32)
+    target[rng.random(target.shape) < 0.1] = -1  # ignored cells take no part
+    monkeypatch.setattr('mmml_ext.functional.temperature_scaling._BLOCK_CELLS', 600)  # 2 a block
+    got = fit_inverse_temperature(torch.from_numpy(scores), torch.from_numpy(target))
+    np.testing.assert_allclose(got.numpy(), reference_inverse_temperature(scores, target),
+                               rtol=1e-6)
+    calibrated = apply_inverse_temperature(torch.from_numpy(scores), got).numpy()
+    assert calibrated.dtype == np.float32
+    p = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
+    np.testing.assert_allclose(calibrated, 1 / (1 + np.exp(-got.numpy() * np.log(p / (1 - p)))),
+                               rtol=1e-6)
+    # the order of the scores of each class is kept (float32 may round two into a tie)
+    order = np.argsort(scores, 0, kind='stable')
+    assert (np.diff(np.take_along_axis(calibrated, order, 0), axis=0) >= 0).all()
+
+
+def test_temperature_edge_cases():
+    scores = torch.tensor([[0.9, 0.2, 0.7], [0.1, 0.3, 0.4], [0.8, 0.4, 0.3], [0.2, 0.1, 0.1]])
+    target = torch.tensor([[1, 0, 1], [0, 0, 0], [1, 0, 1], [0, 0, 0]])  # class 2 overlaps
+    a = fit_inverse_temperature(scores, target)
+    assert a[0] == 100.0  # positives all above negatives: the NLL falls without end, capped
+    assert math.isnan(a[1])  # no positive: nothing to fit
+    assert 0.01 < a[2] < 100
+    assert torch.equal(apply_inverse_temperature(scores, a)[:, 1], scores[:, 1])  # NaN: as is
+    with pytest.raises(ValueError, match='2 inverse temperatures for 3 classes'):
+        apply_inverse_temperature(scores, a[:2])
+    with pytest.raises(ValueError, match='one shape'):
+        fit_inverse_temperature(scores, target[:2])
+    assert float(a[2]) == pytest.approx(reference_inverse_temperature(
+        scores.numpy()[:, 2:], target.numpy()[:, 2:])[0], rel=1e-6)

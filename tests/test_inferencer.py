@@ -191,3 +191,25 @@ def test_predict_tool_strict_stops_and_leaves_no_file(images, tuned, tmp_path):
     assert not out.exists() and not list(tmp_path.glob('.labels.csv.*'))
     with pytest.raises(SystemExit, match='the extension chooses the format'):
         load_tool().main([CONFIG, checkpoint, str(images), '--out', str(tmp_path / 'x.txt')])
+
+
+def test_calibrated_scores_keep_the_tuned_label_sets(images, tmp_path):
+    scale = [0.5 + 0.1 * c for c in range(NUM_CLASSES)]
+    scale[2] = None  # not fitted: its scores stay as they are
+    thresholds = tuned_thresholds.TunedThresholds(
+        0.4, tuple(0.2 + 0.03 * c for c in range(NUM_CLASSES)), (), 'val_epoch_2', 50,
+        inverse_temperature=tuple(scale))
+    checkpoint = save_checkpoint(tmp_path / 'calibrated.pth', thresholds=thresholds)
+    paths = [str(images / f'{i}.png') for i in range(5)]
+    calibrated = MultiLabelInferencer(CONFIG, checkpoint)(paths)
+    raw = MultiLabelInferencer(CONFIG, checkpoint, calibrated=False)(paths)
+    a = np.array([1.0 if s is None else s for s in scale])
+    for cal, own in zip(calibrated, raw):
+        assert cal['calibrated'] and not own['calibrated']
+        p = np.clip(own['pred_scores'].astype(np.float64), 1e-7, 1 - 1e-7)
+        np.testing.assert_allclose(cal['pred_scores'], 1 / (1 + (p / (1 - p)) ** -a), rtol=1e-5)
+        assert sorted(cal['pred_labels']) == sorted(own['pred_labels'])  # the same sets
+    # a threshold the user gives applies to the scores returned
+    for result in MultiLabelInferencer(CONFIG, checkpoint, thr=0.5)(paths):
+        assert result['pred_labels'] == label_set(result['pred_scores'],
+                                                  np.full(NUM_CLASSES, 0.5, np.float32))

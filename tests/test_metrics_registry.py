@@ -181,6 +181,10 @@ def test_tuned_thresholds_are_reported_and_handed_to_the_run(tmp_path):
     assert saved['classes'] == list('abcdefg')
     assert saved['global'] == result['multi-label/thr_global']
     assert (saved['tuned_on'], saved['iter']) == ('val_epoch_4', 40)
+    # the temperature scaling fitted on the same data: each class's NLL minimum (scipy)
+    from test_calibration import reference_inverse_temperature
+    expected = reference_inverse_temperature(scores.numpy(), onehot.numpy())
+    assert saved['inverse_temperature'] == pytest.approx(expected.tolist(), rel=1e-5)
     assert context.produced_thresholds.to_dict() == saved  # what the hook puts in checkpoints
     pred = (scores >= thr.float()).numpy().astype(int)
     p = skm.precision_score(onehot.numpy(), pred, average='macro', zero_division=0)

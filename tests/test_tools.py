@@ -337,7 +337,7 @@ def test_the_inferencer_gives_the_label_sets_of_the_tested_scores(trained, singl
         paths.append(str(tmp_path / f'{index:02d}.png'))
         mmcv.imwrite(test_set[index]['img'], paths[-1])  # PNG: the same pixels back
     inferencer = MultiLabelInferencer(str(REPO / DEMO_BCE), str(trained / 'epoch_1.pth'),
-                                      device='cpu')
+                                      device='cpu', calibrated=False)
     results = inferencer(paths, batch_size=3)
     tested = test_predictions.read(str(single_process_dir / test_predictions.FILE_NAME))
     rows = {int(i): r for r, i in enumerate(tested.sample_idx)}
@@ -356,9 +356,17 @@ def test_the_inferencer_gives_the_label_sets_of_the_tested_scores(trained, singl
     # tools/predict.py reads the files in worker processes: the same scores
     out = tmp_path / 'labels.csv'
     run_tool('predict.py', DEMO_BCE, trained / 'epoch_1.pth', tmp_path, '--out', out,
-             '--all-scores', '--num-workers', '2')
+             '--all-scores', '--num-workers', '2', '--raw-scores')
     with open(out) as f:
         rows = list(csv.DictReader(f))
     names = test_set.metainfo['classes']
     np.testing.assert_allclose([[float(row[n]) for n in names] for row in rows],
                                expected_scores, atol=1e-5)
+    # by default, through the temperature scaling fitted at the validation of those weights
+    tuned = thresholds_file.from_checkpoint(torch.load(trained / 'epoch_1.pth'))
+    assert tuned.calibrated
+    calibrated = MultiLabelInferencer(str(REPO / DEMO_BCE), str(trained / 'epoch_1.pth'))(paths)
+    p = np.clip(expected_scores.astype(np.float64), 1e-7, 1 - 1e-7)
+    a = tuned.inverse_temperatures().numpy()
+    np.testing.assert_allclose([r['pred_scores'] for r in calibrated],
+                               1 / (1 + (p / (1 - p)) ** -a), atol=1e-5)

@@ -5,7 +5,8 @@ files (.txt / .lst, one path a line, relative to the list's folder). The output'
 chooses its format: ``.csv`` (``image,labels,scores``; ``--all-scores`` adds one column per
 class) or ``.jsonl``; it is written atomically. The rule: the thresholds tuned on validation for
 the checkpoint (``--thr tuned``, the default), a threshold (``--thr 0.5``), a thresholds file
-(``--thr FILE``), or ``--topk K``. An image that cannot be read is named, skipped and counted
+(``--thr FILE``), or ``--topk K``. Scores are calibrated where the checkpoint has a
+temperature scaling fitted on validation (``--raw-scores``: the model's own). An image that cannot be read is named, skipped and counted
 (``--strict`` stops on it instead). See docs/inference.md.
 """
 import argparse
@@ -26,6 +27,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'thresholds file')
     parser.add_argument('--topk', type=int, help='predict the K highest scores instead')
     parser.add_argument('--all-scores', action='store_true', help='every class score as well')
+    parser.add_argument('--raw-scores', action='store_true',
+                        help="the model's own scores, not the calibrated ones (the label sets "
+                        'at the tuned thresholds are the same)')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=2, help='image reading processes')
     parser.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:1'; the available "
@@ -52,9 +56,12 @@ def main(argv=None) -> None:
     try:
         paths = expand_inputs(args.inputs)
         inferencer = MultiLabelInferencer(args.config, args.checkpoint, device=args.device,
-                                          thr=_rule(args.thr), topk=args.topk)
+                                          thr=_rule(args.thr), topk=args.topk,
+                                          calibrated=not args.raw_scores)
         classes = inferencer.classes or [str(c) for c in range(inferencer.num_classes)]
-        console.print(f'{len(paths)} images; rule: {inferencer.rule}', soft_wrap=True)
+        calibration = 'calibrated' if inferencer.inverse_temperature is not None else 'raw'
+        console.print(f'{len(paths)} images; rule: {inferencer.rule}; {calibration} scores',
+                      soft_wrap=True)
         skipped = []
         with Progress(TextColumn('predict'), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:

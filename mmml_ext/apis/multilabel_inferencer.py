@@ -18,6 +18,12 @@ A class is predicted when its score is at or above its threshold (the rule of
 the metrics and of the head, :func:`~mmml_ext.functional.confusion.multilabel_predict`).
 A checkpoint without tuned thresholds is refused with ``thr='tuned'``: the user
 chooses a rule, nothing falls back to 0.5 silently.
+
+The scores returned are **calibrated** where the checkpoint allows: with the
+thresholds, ``TunedThresholdF1`` fits a per-class temperature scaling on the same
+validation data (:mod:`mmml_ext.functional.temperature_scaling`), so that a
+score of 0.8 means about 80 % positives. It keeps every ranking, and the tuned
+thresholds (on the model's own scores) give the same label sets.
 """
 import os
 import os.path as osp
@@ -31,8 +37,9 @@ from mmpretrain.structures import DataSample
 
 from ..functional.checks import check_topk
 from ..functional.confusion import multilabel_predict
+from ..functional.temperature_scaling import apply_inverse_temperature
 from ..run_facts import tuned_thresholds
-from ..run_facts.tuned_thresholds import ThresholdSource
+from ..run_facts.tuned_thresholds import ThresholdSource, TunedThresholds
 
 ThresholdRule = Union[str, float, Sequence[float], None]
 #: the files of a folder that are read as images (mmpretrain's folder datasets' list)
@@ -64,6 +71,11 @@ class MultiLabelInferencer(ImageClassificationInferencer):
             thresholds file.
         topk (int, optional): Predict the ``topk`` highest scores instead.
         classes (list[str], optional): Class names, when the checkpoint has none.
+        calibrated (bool): Return the scores through the per-class temperature
+            scaling fitted on validation with the tuned thresholds, when the
+            checkpoint has one (default). The tuned thresholds apply to the
+            model's own scores, so the label sets do not change; a ``thr`` the
+            user gives applies to the returned scores.
 
     Examples:
         >>> from mmml_ext.apis import MultiLabelInferencer
@@ -77,10 +89,10 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     def __init__(self, model, pretrained: Union[str, bool] = True,
                  device: Union[str, torch.device, None] = None, thr: ThresholdRule = None,
                  topk: Optional[int] = None, classes: Optional[Sequence[str]] = None,
-                 **kwargs) -> None:
+                 calibrated: bool = True, **kwargs) -> None:
         if thr is not None and topk is not None:
             raise ValueError(f'give thr or topk, not both (got thr={thr!r}, topk={topk!r})')
-        checkpoint = None
+        checkpoint, checkpoint_path = None, pretrained if isinstance(pretrained, str) else None
         if isinstance(pretrained, str):
             if not osp.isfile(pretrained):
                 raise FileNotFoundError(f'pretrained: no checkpoint at {pretrained}')
@@ -99,15 +111,24 @@ class MultiLabelInferencer(ImageClassificationInferencer):
             raise ValueError(f'{len(self.classes)} class names for a model of '
                              f'{self.num_classes} classes')
         self.topk = topk
+        tuned = None if checkpoint is None else tuned_thresholds.from_checkpoint(checkpoint)
+        #: (C,) inverse temperatures applied to the returned scores, or None (raw scores)
+        self.inverse_temperature = None
+        if calibrated and tuned is not None and tuned.calibrated:
+            self.inverse_temperature = tuned.inverse_temperatures()
+            _check_length(self.inverse_temperature, self.num_classes, 'inverse temperatures')
         self.thresholds, self.rule = self._resolve_rule(
-            'tuned' if thr is None and topk is None else thr, checkpoint, pretrained)
+            'tuned' if thr is None and topk is None else thr, tuned, checkpoint_path)
+        #: whether the thresholds apply to the model's own scores (tuned ones) or to the
+        #: returned, calibrated ones (a user's)
+        self.thresholds_on_raw_scores = thr is None and topk is None or thr == 'tuned'
 
-    def _resolve_rule(self, thr: ThresholdRule, checkpoint: Optional[dict], path):
+    def _resolve_rule(self, thr: ThresholdRule, tuned: Optional[TunedThresholds],
+                      path: Optional[str]):
         if thr is None:
             return None, f'top-{self.topk}'
         source = ThresholdSource(thr, 'thr')
         if source.is_tuned:
-            tuned = None if checkpoint is None else tuned_thresholds.from_checkpoint(checkpoint)
             if tuned is None:
                 raise ValueError(
                     'thr=\'tuned\': the checkpoint has no thresholds tuned on validation (its '
@@ -116,7 +137,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                     'thr=0.5, a thresholds file, or topk=k')
             values = tuned.values(self.num_classes, 'thr')
             return values, f'tuned thresholds ({tuned.tuned_on or "validation"})'
-        work_dir = osp.dirname(osp.abspath(path)) if isinstance(path, str) else None
+        work_dir = osp.dirname(osp.abspath(path)) if path is not None else None
         values = source.resolve(self.num_classes, work_dir=work_dir)
         if source.is_file:
             return values, f'thresholds file {source.file_path(work_dir)}'
@@ -132,14 +153,18 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     def postprocess(self, preds: List[DataSample], visualization: List[np.ndarray],
                     return_datasamples: bool = False) -> List[Dict[str, object]]:
         """Per image: ``pred_labels`` (class indices, highest score first), ``pred_classes``,
-        ``pred_label_scores``, ``pred_scores`` (all C scores) and the ``rule`` used."""
+        ``pred_label_scores``, ``pred_scores`` (all C scores), the ``rule`` used and whether
+        the scores are ``calibrated``."""
         if return_datasamples:
             return preds
         if not preds:
             return []
-        scores = torch.stack([sample.pred_score for sample in preds]).float().cpu()
+        raw = torch.stack([sample.pred_score for sample in preds]).float().cpu()
+        scores = raw if self.inverse_temperature is None else apply_inverse_temperature(
+            raw, self.inverse_temperature)
         thr = None if self.thresholds is None else self.thresholds.to(scores)
-        positive = multilabel_predict(scores, thr, self.topk)
+        positive = multilabel_predict(raw if self.thresholds_on_raw_scores else scores, thr,
+                                      self.topk)
         # labels of each image by descending score: sort once, keep the predicted ones
         order = scores.argsort(dim=1, descending=True, stable=True)
         kept = positive.gather(1, order)
@@ -148,7 +173,8 @@ class MultiLabelInferencer(ImageClassificationInferencer):
             labels = [c for c, k in zip(ranked, keep) if k]
             result = dict(pred_labels=labels,
                           pred_label_scores=[float(scores[row, c]) for c in labels],
-                          pred_scores=scores[row].numpy(), rule=self.rule)
+                          pred_scores=scores[row].numpy(), rule=self.rule,
+                          calibrated=self.inverse_temperature is not None)
             if self.classes is not None:
                 result['pred_classes'] = [self.classes[c] for c in labels]
             results.append(result)
@@ -164,6 +190,12 @@ def _load_weights(model: torch.nn.Module, path: str) -> dict:
     except RuntimeError as error:
         raise ValueError(f'{path} does not fit the config\'s model (another class count or '
                          f'backbone?): {error}') from error
+
+
+def _check_length(values: torch.Tensor, num_classes: int, what: str) -> None:
+    if values.numel() != num_classes:
+        raise ValueError(f'the checkpoint has {values.numel()} {what} for a model of '
+                         f'{num_classes} classes')
 
 
 def _num_classes(model: torch.nn.Module) -> int:

@@ -19,6 +19,7 @@ import torch
 from mmpretrain.registry import METRICS
 
 from ..functional import precision_recall_f1
+from ..functional.temperature_scaling import fit_inverse_temperature
 from ..run_facts.tuned_thresholds import TunedThresholds
 from .base import BaseMultiLabelMetric, check_absent_classes
 from .shared_rows import EvaluationRows
@@ -43,7 +44,9 @@ class TunedThresholdF1(BaseMultiLabelMetric):
 
     The thresholds (``global``, ``per_class`` with null for a class with no
     positive, ``classes``, the evaluation and training iteration they come
-    from) are written to ``thresholds.json`` in ``out_dir`` or the work dir,
+    from), with a per-class temperature scaling fitted on the same data
+    (``inverse_temperature``, :mod:`mmml_ext.functional.temperature_scaling`:
+    the inferencer's calibrated probabilities), are written to ``thresholds.json`` in ``out_dir`` or the work dir,
     and ``RunFactsHook`` stores them in the checkpoint of the evaluated weights.
 
     Args:
@@ -75,8 +78,12 @@ class TunedThresholdF1(BaseMultiLabelMetric):
                            'threshold to tune; its keys are left out')
             return {}
         thr_class, _ = rows.best_thresholds(self.difficult_as)
+        scale = rows.class_terms(
+            (fit_inverse_temperature, ),
+            lambda scores, target: dict(a=fit_inverse_temperature(scores, target)),
+            self.difficult_as, 'fitting temperatures')['a']
         context = self.context
-        tuned = TunedThresholds.from_tensors(thr_global, thr_class,
+        tuned = TunedThresholds.from_tensors(thr_global, thr_class, scale,
                                              classes=tuple(self.class_names or ()),
                                              tuned_on=context.tag, iter=context.iteration)
         at_class = self._prf(rows.confusion(tuned.values(), None, self.difficult_as))

@@ -20,7 +20,8 @@ threshold per class. This module is the one owner of that fact:
 The file::
 
     {"global": 0.42, "per_class": [0.31, null, ...], "classes": ["cat", ...],
-     "tuned_on": "val_epoch_6", "iter": 150, "objective": "F1"}
+     "tuned_on": "val_epoch_6", "iter": 150, "objective": "F1",
+     "inverse_temperature": [0.71, null, ...]}
 """
 import math
 import os.path as osp
@@ -62,6 +63,10 @@ class TunedThresholds:
         iter (int, optional): Training iterations done when they were tuned;
             a checkpoint with the same ``meta['iter']`` holds the same weights.
         objective (str): What they maximise. Defaults to ``'F1'``.
+        inverse_temperature (tuple): Per-class temperature scaling fitted on
+            the same validation data (:mod:`mmml_ext.functional.temperature_scaling`),
+            None for a class it could not fit; empty when none was fitted.
+            The thresholds stay on the scale of the model's own scores.
     """
     global_thr: float
     per_class: Tuple[Optional[float], ...]
@@ -69,6 +74,7 @@ class TunedThresholds:
     tuned_on: str = ''
     iter: Optional[int] = None
     objective: str = 'F1'
+    inverse_temperature: Tuple[Optional[float], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'global_thr', _threshold(self.global_thr, 'the global threshold'))
@@ -80,12 +86,34 @@ class TunedThresholds:
             raise ValueError(f'{len(self.classes)} class names for {len(per_class)} thresholds')
         object.__setattr__(self, 'per_class', per_class)
         object.__setattr__(self, 'classes', tuple(str(c) for c in self.classes))
+        scales = tuple(None if a is None else float(a) for a in self.inverse_temperature)
+        if scales and len(scales) != len(per_class):
+            raise ValueError(f'{len(scales)} inverse temperatures for {len(per_class)} thresholds')
+        if any(a is not None and not (math.isfinite(a) and a > 0) for a in scales):
+            raise ValueError(f'inverse temperatures must be positive numbers, got {list(scales)}')
+        object.__setattr__(self, 'inverse_temperature', scales)
 
     @classmethod
-    def from_tensors(cls, global_thr: float, per_class: torch.Tensor, **kwargs) -> 'TunedThresholds':
-        """From a tuner's output: (C,) thresholds with NaN for a class it could not tune."""
-        return cls(float(global_thr),
-                   tuple(None if math.isnan(t) else t for t in per_class.tolist()), **kwargs)
+    def from_tensors(cls, global_thr: float, per_class: torch.Tensor,
+                     inverse_temperature: Optional[torch.Tensor] = None,
+                     **kwargs) -> 'TunedThresholds':
+        """From a tuner's output: (C,) thresholds (and inverse temperatures) with NaN for a
+        class it could not tune."""
+        def listed(values):
+            return tuple(None if math.isnan(v) else v for v in values.tolist())
+        return cls(float(global_thr), listed(per_class),
+                   inverse_temperature=() if inverse_temperature is None
+                   else listed(inverse_temperature), **kwargs)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether a temperature scaling was fitted with the thresholds."""
+        return bool(self.inverse_temperature)
+
+    def inverse_temperatures(self) -> torch.Tensor:
+        """(C,) float64; 1 (no change) for a class that could not be fitted or when none was."""
+        return torch.tensor([1.0 if a is None else a for a in self.inverse_temperature]
+                            or [1.0] * self.num_classes, dtype=torch.float64)
 
     @property
     def num_classes(self) -> int:
@@ -100,9 +128,12 @@ class TunedThresholds:
                             dtype=torch.float32)
 
     def to_dict(self) -> dict:
-        return {'global': self.global_thr, 'per_class': list(self.per_class),
+        data = {'global': self.global_thr, 'per_class': list(self.per_class),
                 'classes': list(self.classes), 'tuned_on': self.tuned_on, 'iter': self.iter,
                 'objective': self.objective}
+        if self.inverse_temperature:
+            data['inverse_temperature'] = list(self.inverse_temperature)
+        return data
 
     @classmethod
     def from_dict(cls, data, source: str) -> 'TunedThresholds':
@@ -112,7 +143,8 @@ class TunedThresholds:
         try:
             return cls(data['global'], tuple(data['per_class']), tuple(data.get('classes') or ()),
                        str(data.get('tuned_on') or ''), data.get('iter'),
-                       str(data.get('objective') or 'F1'))
+                       str(data.get('objective') or 'F1'),
+                       tuple(data.get('inverse_temperature') or ()))
         except (TypeError, ValueError) as error:
             raise ValueError(f'{source}: {error}') from error
 
