@@ -35,7 +35,8 @@ setup(
         'mmengine>=0.10.0,<1.0.0',
         'mmpretrain>=1.2.0,<1.3.0',
     ],
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={'tests': read_requirements('tests.txt') + read_requirements('deploy.txt'),
+                    'deploy': read_requirements('deploy.txt')},
     license='Apache License 2.0',
     zip_safe=False,
 )

@@ -5,6 +5,7 @@ The checkpoints here are an untrained demo model saved with chosen facts (class 
 thresholds), so each rule can be checked quickly; tests/test_tools.py checks a trained run's
 scores against what tools/test.py scored for the same images.
 """
+import ast
 import csv
 import importlib.util
 import json
@@ -213,3 +214,72 @@ def test_calibrated_scores_keep_the_tuned_label_sets(images, tmp_path):
     for result in MultiLabelInferencer(CONFIG, checkpoint, thr=0.5)(paths):
         assert result['pred_labels'] == label_set(result['pred_scores'],
                                                   np.full(NUM_CLASSES, 0.5, np.float32))
+
+
+# --- ONNX export ---------------------------------------------------------------------------
+
+def load_script(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """A calibrated checkpoint exported through tools/export.py, and its inferencer."""
+    folder = tmp_path_factory.mktemp('export')
+    thresholds = tuned_thresholds.TunedThresholds(
+        0.4, tuple(0.15 + 0.02 * c for c in range(NUM_CLASSES)), (), 'val_epoch_6', 150,
+        inverse_temperature=tuple(0.6 + 0.05 * c for c in range(NUM_CLASSES)))
+    checkpoint = save_checkpoint(folder / 'epoch_6.pth', thresholds=thresholds)
+    load_script(REPO / 'tools' / 'export.py').main([CONFIG, checkpoint, '--out',
+                                                   str(folder / 'model.onnx')])
+    return folder / 'model.onnx', MultiLabelInferencer(CONFIG, checkpoint)
+
+
+def test_the_onnx_graph_gives_the_inferencers_scores_and_sets(images, exported):
+    import onnxruntime
+    model, inferencer = exported
+    sidecar = json.loads(model.with_suffix('.json').read_text())
+    assert sidecar['classes'] == list(LongTailedShapes.METAINFO['classes'])
+    assert sidecar['output']['calibrated'] and sidecar['rule'] == 'tuned thresholds (val_epoch_6)'
+    assert sidecar['preprocessing']['channel_order'] == 'RGB'  # the demo's to_rgb=True
+    paths = [str(images / f'{i}.png') for i in range(5)]
+    expected = inferencer(paths)
+    session = onnxruntime.InferenceSession(str(model), providers=['CPUExecutionProvider'])
+    pixels = np.stack([mmcv.imread(p)[..., ::-1].transpose(2, 0, 1) for p in paths])
+    scores = session.run(None, {'image': pixels.astype(np.float32)})[0]  # a dynamic batch of 5
+    np.testing.assert_allclose(scores, [r['pred_scores'] for r in expected], atol=1e-4)
+    # the sidecar's thresholds are on the scale of the scores: the same sets
+    for row, result in zip(scores, expected):
+        assert sorted(np.flatnonzero(row >= np.array(sidecar['thresholds'])).tolist()) == \
+            sorted(result['pred_labels'])
+    # the standalone predictor (onnxruntime, numpy, Pillow) gives the same sets
+    predictor = REPO / 'tools' / 'deploy' / 'onnx_predict.py'
+    imported = {alias.name.split('.')[0] for node in ast.walk(ast.parse(predictor.read_text()))
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split('.')[0] for node in ast.walk(ast.parse(predictor.read_text()))
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported <= {'argparse', 'json', 'sys', 'numpy', 'onnxruntime', 'PIL'}
+    found = list(load_script(predictor).predict(str(model), paths, batch_size=2))
+    assert [labels for _, labels, _, _ in found] == [r['pred_classes'] for r in expected]
+
+
+def test_an_export_that_a_client_could_not_repeat_is_refused(tuned, tmp_path):
+    from mmml_ext.apis.onnx_export import export_onnx, preprocessing_of
+    _, checkpoint = tuned
+    with pytest.raises(ValueError, match='top-k rule is not a threshold'):
+        export_onnx(MultiLabelInferencer(CONFIG, checkpoint, topk=2), str(tmp_path / 'm.onnx'))
+    with pytest.raises(ValueError, match='RandomFlip, which the sidecar cannot describe'):
+        preprocessing_of([dict(type='RandomFlip', prob=0.5)], True, [0] * 3, [1] * 3)
+    steps = preprocessing_of([dict(type='ResizeEdge', scale=256), dict(type='CenterCrop',
+                              crop_size=224), dict(type='PackInputs')], False, [1, 2, 3],
+                             [4, 5, 6])
+    assert steps['resize'] == dict(edge='short', length=256)
+    assert (steps['center_crop'], steps['channel_order']) == ([224, 224], 'BGR')
+    inferencer = MultiLabelInferencer(CONFIG, checkpoint)
+    inferencer.model.head = torch.nn.Linear(2, 2)  # a head without sigmoid scores
+    with pytest.raises(ValueError, match='not a multi-label head'):
+        export_onnx(inferencer, str(tmp_path / 'm.onnx'))
+    assert not list(tmp_path.iterdir())  # nothing half-written
