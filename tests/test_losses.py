@@ -520,3 +520,11 @@ def test_class_balanced_loss_keeps_float64():
     out32 = cb(logits.float(), target.float())
     assert out32.dtype == torch.float32
     torch.testing.assert_close(out32, expected.float())
+
+
+def test_the_fused_asl_chunks_only_on_the_cpu():
+    from mmml_ext.functional import asymmetric_loss as asl_module
+    big = asl_module.SINGLE_PASS_LIMIT + 1
+    assert not asl_module.single_pass(torch.empty(big))  # CPU: chunks that stay in cache
+    assert asl_module.single_pass(torch.empty(asl_module.SINGLE_PASS_LIMIT))
+    assert asl_module.single_pass(torch.empty(big, device='meta'))  # another device: one pass

@@ -52,10 +52,16 @@ def _times(weight: Optional[torch.Tensor], t: torch.Tensor) -> torch.Tensor:
     return t if weight is None else weight * t
 
 
-#: Larger inputs are processed in chunks of CHUNK elements, so that the
-#: intermediates stay in cache (measured with tools/benchmarks/bench_losses.py).
+#: Larger inputs on the CPU are processed in chunks of CHUNK elements, so that the
+#: intermediates stay in cache (measured with tools/benchmarks/bench_losses.py). On
+#: another device (CUDA) a chunk would only add a row of kernel launches: one pass there.
 SINGLE_PASS_LIMIT = 1 << 18
 CHUNK = 1 << 16
+
+
+def single_pass(x: torch.Tensor) -> bool:
+    """Whether the fused loss takes ``x`` in one pass: off the CPU, or small enough."""
+    return x.device.type != 'cpu' or x.numel() <= SINGLE_PASS_LIMIT
 
 
 def _logs(x, p, one_minus_pm, clip, eps):
@@ -147,7 +153,7 @@ class _FusedAsymmetricLoss(torch.autograd.Function):
         params = (gamma_pos, gamma_neg, clip, eps, detach_weight, alpha_pos, alpha_neg,
                   ctx.needs_input_grad[1])
         flat_x, flat_y = x.reshape(-1), y.reshape(-1)
-        if flat_x.numel() <= SINGLE_PASS_LIMIT:
+        if single_pass(flat_x):
             loss, grad_x, grad_y = _loss_and_grads(flat_x, flat_y, *params)
         else:
             loss, grad_x = torch.empty_like(flat_x), torch.empty_like(flat_x)
