@@ -25,14 +25,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     from mmml_ext.apis import MultiLabelInferencer
+    from mmml_ext.apis.multilabel_inferencer import threshold_rule
     from mmml_ext.apis.onnx_export import export_onnx, sidecar_path
-    thr = args.thr
     try:
-        thr = float(thr)
-    except (TypeError, ValueError):
-        pass
-    try:
-        inferencer = MultiLabelInferencer(args.config, args.checkpoint, device='cpu', thr=thr,
+        inferencer = MultiLabelInferencer(args.config, args.checkpoint, device='cpu',
+                                          thr=threshold_rule(args.thr),
                                           calibrated=not args.raw_scores)
         sidecar = export_onnx(inferencer, args.out, args.image_size, args.opset)
     except ImportError as error:

@@ -38,25 +38,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _rule(value):
-    """``--thr``: a number is a threshold, anything else 'tuned' or a file."""
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     console = Console(stderr=True)
     from mmml_ext.apis import MultiLabelInferencer
+    from mmml_ext.apis.multilabel_inferencer import threshold_rule
     from mmml_ext.apis.batch_prediction import expand_inputs, predict_files, write_predictions
     try:
         paths = expand_inputs(args.inputs)
         inferencer = MultiLabelInferencer(args.config, args.checkpoint, device=args.device,
-                                          thr=_rule(args.thr), topk=args.topk,
+                                          thr=threshold_rule(args.thr), topk=args.topk,
                                           calibrated=not args.raw_scores)
         classes = inferencer.classes or [str(c) for c in range(inferencer.num_classes)]
         calibration = 'calibrated' if inferencer.inverse_temperature is not None else 'raw'

@@ -89,10 +89,6 @@ class _ImageFiles(Dataset):
             return index, None, f'the test pipeline failed: {type(error).__name__}: {error}'
 
 
-def _collate(items):
-    return items  # read results are split into images and failures in predict_files
-
-
 @dataclass
 class Prediction:
     """One input's outcome: its ``result`` (see ``MultiLabelInferencer.postprocess``), or the
@@ -118,7 +114,7 @@ def predict_files(inferencer: MultiLabelInferencer, paths: Sequence[str], batch_
         raise ValueError(f'batch_size must be >= 1 and num_workers >= 0, got {batch_size} and '
                          f'{num_workers}')
     loader = DataLoader(_ImageFiles(paths, inferencer.pipeline), batch_size=batch_size,
-                        num_workers=num_workers, collate_fn=_collate)
+                        num_workers=num_workers, collate_fn=list)  # split below
     for items in loader:
         read = []
         for index, data, error in items:

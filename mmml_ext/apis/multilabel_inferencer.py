@@ -39,11 +39,21 @@ from ..functional.checks import check_topk
 from ..functional.confusion import multilabel_predict
 from ..functional.temperature_scaling import apply_inverse_temperature
 from ..run_facts import tuned_thresholds
-from ..run_facts.tuned_thresholds import ThresholdSource, TunedThresholds
+from ..run_facts.tuned_thresholds import TUNED, ThresholdSource, TunedThresholds
 
 ThresholdRule = Union[str, float, Sequence[float], None]
 #: the files of a folder that are read as images (mmpretrain's folder datasets' list)
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+
+def threshold_rule(text: Optional[str]) -> ThresholdRule:
+    """A command line's ``--thr``: a number is a threshold; ``'tuned'`` or a file stays text."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def folder_images(folder: str) -> List[str]:
@@ -115,13 +125,13 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         #: (C,) inverse temperatures applied to the returned scores, or None (raw scores)
         self.inverse_temperature = None
         if calibrated and tuned is not None and tuned.calibrated:
-            self.inverse_temperature = tuned.inverse_temperatures()
-            _check_length(self.inverse_temperature, self.num_classes, 'inverse temperatures')
-        self.thresholds, self.rule = self._resolve_rule(
-            'tuned' if thr is None and topk is None else thr, tuned, checkpoint_path)
+            self.inverse_temperature = tuned.inverse_temperatures(self.num_classes,
+                                                                  'inverse temperatures')
+        rule = TUNED if thr is None and topk is None else thr
+        self.thresholds, self.rule = self._resolve_rule(rule, tuned, checkpoint_path)
         #: whether the thresholds apply to the model's own scores (tuned ones) or to the
         #: returned, calibrated ones (a user's)
-        self.thresholds_on_raw_scores = thr is None and topk is None or thr == 'tuned'
+        self.thresholds_on_raw_scores = rule == TUNED
 
     def _resolve_rule(self, thr: ThresholdRule, tuned: Optional[TunedThresholds],
                       path: Optional[str]):
@@ -190,12 +200,6 @@ def _load_weights(model: torch.nn.Module, path: str) -> dict:
     except RuntimeError as error:
         raise ValueError(f'{path} does not fit the config\'s model (another class count or '
                          f'backbone?): {error}') from error
-
-
-def _check_length(values: torch.Tensor, num_classes: int, what: str) -> None:
-    if values.numel() != num_classes:
-        raise ValueError(f'the checkpoint has {values.numel()} {what} for a model of '
-                         f'{num_classes} classes')
 
 
 def _num_classes(model: torch.nn.Module) -> int:

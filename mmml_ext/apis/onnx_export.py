@@ -46,8 +46,7 @@ class ScoreGraph(torch.nn.Module):
         self.model = model
         self.register_buffer('mean', mean.reshape(1, -1, 1, 1).float().clone())
         self.register_buffer('std', std.reshape(1, -1, 1, 1).float().clone())
-        scale = torch.ones(0) if inverse_temperature is None else torch.nan_to_num(
-            inverse_temperature.double(), nan=1.0).float()
+        scale = torch.ones(0) if inverse_temperature is None else inverse_temperature.float()
         self.register_buffer('inverse_temperature', scale)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

@@ -91,12 +91,18 @@ def own_noise(replicates: torch.Tensor) -> Tuple[float, float]:
     if values.shape[1] < 2:
         return 0.0, math.nan
     mean = values.mean(dim=0)
-    total = float(mean.var(unbiased=True))
+    total = _replicate_variance(mean)
     runs = values.shape[0]
     if runs < 2:
         return 0.0, total
     own = float((values - mean).var(dim=1, unbiased=True).sum()) / (runs - 1)
     return own / runs, total
+
+
+def _replicate_variance(values: torch.Tensor) -> float:
+    """The sample variance of the finite replicates (NaN with fewer than two)."""
+    finite = values[torch.isfinite(values)]
+    return float(finite.var(unbiased=True)) if finite.numel() > 1 else math.nan
 
 
 def _shrink(point: float, low: float, high: float, own: float, total: float
@@ -207,9 +213,7 @@ def difference_interval(points_a: torch.Tensor, replicates_a: torch.Tensor,
     low, high = bootstrap_interval(torch.tensor(delta, dtype=torch.float64), diff, 'percentile',
                                    level)
     own = own_noise(replicates_a)[0] + own_noise(replicates_b)[0]
-    finite = diff[torch.isfinite(diff)]
-    total = float(finite.var(unbiased=True)) if finite.numel() > 1 else math.nan
-    low, high = _shrink(delta, float(low), float(high), own, total)
+    low, high = _shrink(delta, float(low), float(high), own, _replicate_variance(diff))
     margin = seed_margin([points_a, points_b], level)
     return (delta, *with_seed_margin(delta, low, high, margin))
 

@@ -110,20 +110,25 @@ class TunedThresholds:
         """Whether a temperature scaling was fitted with the thresholds."""
         return bool(self.inverse_temperature)
 
-    def inverse_temperatures(self) -> torch.Tensor:
-        """(C,) float64; 1 (no change) for a class that could not be fitted or when none was."""
-        return torch.tensor([1.0 if a is None else a for a in self.inverse_temperature]
-                            or [1.0] * self.num_classes, dtype=torch.float64)
-
     @property
     def num_classes(self) -> int:
         return len(self.per_class)
 
-    def values(self, num_classes: Optional[int] = None, user: str = 'thresholds') -> torch.Tensor:
-        """(C,) float32 thresholds; a class that could not be tuned takes the global threshold."""
+    def inverse_temperatures(self, num_classes: Optional[int] = None,
+                             user: str = 'thresholds') -> torch.Tensor:
+        """(C,) float64; 1 (no change) for a class that could not be fitted or when none was."""
+        self._check_classes(num_classes, user)
+        return torch.tensor([1.0 if a is None else a for a in self.inverse_temperature]
+                            or [1.0] * self.num_classes, dtype=torch.float64)
+
+    def _check_classes(self, num_classes: Optional[int], user: str) -> None:
         if num_classes is not None and num_classes != self.num_classes:
             raise ValueError(f'{user}: the tuned thresholds ({self.tuned_on or "?"}) are for '
                              f'{self.num_classes} classes, the scores have {num_classes}')
+
+    def values(self, num_classes: Optional[int] = None, user: str = 'thresholds') -> torch.Tensor:
+        """(C,) float32 thresholds; a class that could not be tuned takes the global threshold."""
+        self._check_classes(num_classes, user)
         return torch.tensor([self.global_thr if t is None else t for t in self.per_class],
                             dtype=torch.float32)
 
