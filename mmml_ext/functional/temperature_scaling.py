@@ -72,10 +72,13 @@ def _fit_block(scores: torch.Tensor, target: torch.Tensor, iterations: int) -> t
     y = (target == 1).double()
     positives, negatives = (y * valid).sum(0), ((1 - y) * valid).sum(0)
     a = torch.ones(z.shape[1], dtype=torch.float64)
+    # the iteration's constants: grad = sum vz s - sum vz y, hess = sum vz z s (1 - s)
+    vz = valid * z
+    vzz, vzy = vz * z, (vz * y).sum(0)
     for _ in range(iterations):
         s = torch.sigmoid(a * z)
-        grad = (valid * z * (s - y)).sum(0)
-        hess = (valid * z * z * s * (1 - s)).sum(0)
+        grad = (vz * s).sum(0) - vzy
+        hess = (vzz * s * (1 - s)).sum(0)
         step = torch.where(hess > 0, grad / hess.clamp_min(1e-300), -a)  # flat: grow a
         new = (a - step).clamp(a / 4, a * 4)  # a damped Newton step keeps a > 0
         new = new.clamp(MIN_INVERSE_TEMPERATURE, MAX_INVERSE_TEMPERATURE)
