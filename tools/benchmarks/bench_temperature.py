@@ -4,10 +4,11 @@
 
 On the same scores (rounded to 3 decimals, so there are ties; 15 % positives for 80 classes,
 5 % for 1,000): :func:`fit_inverse_temperature` and :func:`per_class_best_thresholds` (the
-metric's anchor, the work it already did), the best of ``--rounds`` each; prints the seconds
-and the ratio fit / tuning.
+metric's anchor, the work it already did), the best of ``--rounds`` each; one JSON line per
+size with the seconds and the ratio fit / tuning.
 """
 import argparse
+import json
 import time
 
 import torch
@@ -39,8 +40,8 @@ def main() -> None:
         scores = (torch.sigmoid(2 * target - 1 + 1.5 * noise) * 1000).round() / 1000
         tuning = best_time(lambda: per_class_best_thresholds(scores, target), args.rounds)
         fit = best_time(lambda: fit_inverse_temperature(scores, target), args.rounds)
-        print(f'{size}: tuning thresholds {tuning:.2f} s, fitting temperatures {fit:.2f} s, '
-              f'ratio {fit / tuning:.2f}')
+        print(json.dumps(dict(size=size, tuning_s=round(tuning, 3), fit_s=round(fit, 3),
+                              fit_over_tuning=round(fit / tuning, 2))))
 
 
 if __name__ == '__main__':
