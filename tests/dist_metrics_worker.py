@@ -54,7 +54,7 @@ RICH_CFGS = [
                                        'jaccard', 'example_f1')),
     dict(type='SubsetAccuracy', topk=2, prefix='top2'),
     dict(type='MultiLabelRanking'),
-    dict(type='TunedThresholdF1', save=False),
+    dict(type='TunedThresholdF1'),  # publishes its fit (thresholds.json beside <out>)
     dict(type='TunedThresholdF1', save=False, difficult_as='positive', prefix='tuned-pos'),
     dict(type='MultiLabelCalibration'),
     dict(type='MultiLabelCalibration', num_bins=7, difficult_as='negative', prefix='cal7'),
@@ -90,6 +90,15 @@ def rich_samples(num_classes: int = RICH_CLASSES):
             sample['gt_label_difficult'] = torch.tensor([i % num_classes, (i + 3) % num_classes])
         samples.append(sample)
     return samples
+
+
+def tuned_fit(context: EvalContext):
+    """The thresholds and inverse temperatures the last TunedThresholdF1 fitted, or None."""
+    tuned = context.produced_thresholds
+    if tuned is None:
+        return None
+    return dict(global_thr=tuned.global_thr, per_class=list(tuned.per_class),
+                inverse_temperature=list(tuned.inverse_temperature))
 
 
 def wait_for_the_others(out_file: str, limit: float = 60.0) -> None:
@@ -140,6 +149,7 @@ def main(out_file: str, options) -> None:
         result['metrics'] = evaluator.evaluate(len(samples))
         if context is not None:  # whether the rows stayed spread over the processes
             result['sharded'] = context.rows.spread
+            result['tuned'] = tuned_fit(context)
             if context.rows.spread:  # all rows are not here: reading them must refuse
                 try:
                     context.rows.scores

@@ -16,12 +16,15 @@ from mmpretrain.registry import METRICS
 
 from cli_helpers import free_port, run_cmd
 from dist_metrics_worker import (METRIC_CFGS, NUM_SAMPLES, RICH_CFGS, RICH_SAMPLES,
-                                 fixed_samples, rich_samples)
+                                 fixed_samples, rich_samples, tuned_fit)
+from mmml_ext.evaluation import EvalContext
 from mmml_ext.evaluation.row_batches import batch_rows, plan_rows
 
 
-def one_process(cfgs, samples):
+def one_process(cfgs, samples, context=None):
     evaluator = Evaluator([METRICS.build(cfg) for cfg in cfgs])
+    for metric in evaluator.metrics if context is not None else ():
+        metric.set_eval_context(context)
     evaluator.process(samples)
     return evaluator.evaluate(len(samples))
 
@@ -32,8 +35,10 @@ def single_process_metrics():
 
 
 @pytest.fixture(scope='module')
-def single_process_rich():
-    return one_process(RICH_CFGS, rich_samples())
+def single_process_rich(tmp_path_factory):
+    context = EvalContext(work_dir=str(tmp_path_factory.mktemp('one')))
+    metrics = one_process(RICH_CFGS, rich_samples(), context)
+    return metrics, tuned_fit(context)
 
 
 def torchrun(nproc, out, options, env=None, check=True, timeout=300):
@@ -67,11 +72,23 @@ def test_sharded_evaluation_equals_one_process_on_every_key(nproc, single_proces
     # calibration, and rows exchanged in rounds of a few rows
     out = tmp_path / 'metrics.json'
     torchrun(nproc, out, ('--rich', '--shared', '--small-rounds'))
+    metrics, tuned = single_process_rich
+    assert len(tuned['inverse_temperature']) == 23
     for result in results(out, nproc):
         assert result['sharded']
         assert 'spread over processes' in result['all_rows_refused']
-        assert result['metrics'] == single_process_rich  # exactly, float for float
-    assert len(single_process_rich) == 4 + 1 + 7 + 6 + 6 + 5 + 1 + 4 + 9 + 9 + 3 + 3 + 1 + (1 + 2 * 23) + 1
+        assert result['metrics'] == metrics  # exactly, float for float
+        # what a checkpoint keeps, fitted on the shards: the thresholds exactly; the
+        # temperatures to rounding (a Newton fit whose sums run over blocks of other widths)
+        fitted = result['tuned']
+        assert (fitted['global_thr'], fitted['per_class']) == (tuned['global_thr'],
+                                                                tuned['per_class'])
+        assert [a is None for a in fitted['inverse_temperature']] == [
+            a is None for a in tuned['inverse_temperature']]
+        assert np.allclose(np.array(fitted['inverse_temperature'], dtype=float),
+                           np.array(tuned['inverse_temperature'], dtype=float),
+                           rtol=1e-12, atol=0, equal_nan=True)
+    assert len(metrics) == 4 + 1 + 7 + 6 + 6 + 5 + 1 + 4 + 9 + 9 + 3 + 3 + 1 + (1 + 2 * 23) + 1
 
 
 def test_a_failing_metric_saves_the_predictions_once_in_dataset_order(tmp_path):

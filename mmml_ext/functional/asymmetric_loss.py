@@ -54,14 +54,17 @@ def _times(weight: Optional[torch.Tensor], t: torch.Tensor) -> torch.Tensor:
 
 #: Larger inputs on the CPU are processed in chunks of CHUNK elements, so that the
 #: intermediates stay in cache (measured with tools/benchmarks/bench_losses.py). On
-#: another device (CUDA) a chunk would only add a row of kernel launches: one pass there.
+#: another device (CUDA) a chunk would only add a row of kernel launches, and under
+#: ``torch.compile`` the compiler fuses the pass itself: one pass there.
 SINGLE_PASS_LIMIT = 1 << 18
 CHUNK = 1 << 16
 
 
 def single_pass(x: torch.Tensor) -> bool:
-    """Whether the fused loss takes ``x`` in one pass: off the CPU, or small enough."""
-    return x.device.type != 'cpu' or x.numel() <= SINGLE_PASS_LIMIT
+    """Whether the fused loss takes ``x`` in one pass: off the CPU, under ``torch.compile``,
+    or small enough."""
+    return (x.device.type != 'cpu' or x.numel() <= SINGLE_PASS_LIMIT
+            or torch.compiler.is_compiling())
 
 
 def _logs(x, p, one_minus_pm, clip, eps):

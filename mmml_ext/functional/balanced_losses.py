@@ -60,10 +60,20 @@ def rebalanced_weights(target: torch.Tensor, class_counts: Counts, map_alpha: fl
         map_alpha, map_beta, map_gamma (float): The smoothing map
             sigmoid(beta (r - gamma)) + alpha.
     """
-    counts = _counts_tensor(class_counts, target.device).clamp(min=1)
-    if counts.numel() != target.shape[1]:
-        raise ValueError(f'{counts.numel()} class counts for {target.shape[1]} classes')
-    inv = (1.0 / counts).to(torch.float32)
+    inv = inverse_counts(class_counts).to(target.device)
+    if inv.numel() != target.shape[1]:
+        raise ValueError(f'{inv.numel()} class counts for {target.shape[1]} classes')
+    return _rebalanced(target, inv, map_alpha, map_beta, map_gamma)
+
+
+def inverse_counts(class_counts: Counts) -> torch.Tensor:
+    """1 / n_c in float32, a class with no training image counted as one with one."""
+    return (1.0 / _counts_tensor(class_counts).clamp(min=1)).to(torch.float32)
+
+
+def _rebalanced(target: torch.Tensor, inv: torch.Tensor, map_alpha: float, map_beta: float,
+                map_gamma: float) -> torch.Tensor:
+    """:func:`rebalanced_weights` from the (C,) float32 inverse counts on the target's device."""
     repeat_rate = (target.to(torch.float32) * inv).sum(dim=1, keepdim=True)
     ratio = inv / repeat_rate.clamp(min=torch.finfo(torch.float32).tiny)
     return torch.sigmoid(map_beta * (ratio - map_gamma)) + map_alpha
@@ -115,14 +125,38 @@ def distribution_balanced_loss(logits: torch.Tensor, target: torch.Tensor, class
     if logits.shape != target.shape:
         raise ValueError(f'logits {tuple(logits.shape)} and target {tuple(target.shape)} '
                          'must have the same shape')
+    inv = inverse_counts(class_counts)
+    if inv.numel() != target.shape[1]:
+        raise ValueError(f'{inv.numel()} class counts for {target.shape[1]} classes')
+    return distribution_balanced_from_terms(
+        logits, target, inv.to(logits.device), prior_logit_bias(class_counts, num_images).to(
+            logits.device), reweight=reweight, map_alpha=map_alpha, map_beta=map_beta,
+        map_gamma=map_gamma, init_bias=init_bias, neg_scale=neg_scale, focal=focal, gamma=gamma,
+        balance_param=balance_param)
+
+
+def distribution_balanced_from_terms(logits: torch.Tensor, target: torch.Tensor,
+                                     inv_counts: torch.Tensor, prior_logit: torch.Tensor,
+                                     reweight: bool = True, map_alpha: float = 0.1,
+                                     map_beta: float = 10.0, map_gamma: float = 0.3,
+                                     init_bias: float = 0.05, neg_scale: float = 5.0,
+                                     focal: bool = True, gamma: float = 2.0,
+                                     balance_param: float = 2.0) -> torch.Tensor:
+    """:func:`distribution_balanced_loss` from the class terms, computed once per run.
+
+    ``inv_counts`` (:func:`inverse_counts`) and ``prior_logit``
+    (:func:`prior_logit_bias`) are (C,) float32 tensors on the logits' device; the
+    registered loss keeps them as buffers, so that a training step reads no count on the
+    host (no copy, no ``torch.compile`` graph break).
+    """
     if not gamma >= 0:
         raise ValueError(f'gamma must be >= 0, got {gamma!r}')
     dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
     with torch.autocast(device_type=logits.device.type, enabled=False):
         x, y = logits.to(dtype), target.to(dtype)
-        weight = (rebalanced_weights(y, class_counts, map_alpha, map_beta, map_gamma).to(dtype)
+        weight = (_rebalanced(y, inv_counts, map_alpha, map_beta, map_gamma).to(dtype)
                   if reweight else torch.ones_like(x))
-        bias = init_bias * prior_logit_bias(class_counts, num_images) / neg_scale
+        bias = init_bias * prior_logit / neg_scale
         x, factor = negative_tolerant_logits(x, y, bias, neg_scale)
         bce = F.binary_cross_entropy_with_logits(x, y, reduction='none')
         loss = bce * weight * factor

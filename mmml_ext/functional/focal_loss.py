@@ -37,6 +37,7 @@ from .asymmetric_loss import DOUBLE_BACKWARD_ERROR
 
 #: On CPU the kernel runs in chunks of this many elements per intra-op thread, so that
 #: each thread's share of the intermediates stays in its cache (tools/benchmarks/bench_losses.py).
+#: Off the CPU, and under ``torch.compile`` (which fuses the pass itself), it runs in one pass.
 CHUNK_PER_THREAD = 1 << 16
 
 
@@ -124,7 +125,10 @@ def _loss_and_derivatives(x: torch.Tensor, y: torch.Tensor, gamma: float, alpha_
     """The element-wise loss, dloss/dx and (if ``need_y``) dloss/dy, shaped as ``x``."""
     flat_x, flat_y = x.reshape(-1), y.reshape(-1)
     numel = flat_x.numel()
-    chunk = CHUNK_PER_THREAD * torch.get_num_threads() if x.is_cpu else max(numel, 1)
+    if x.is_cpu and not torch.compiler.is_compiling():
+        chunk = CHUNK_PER_THREAD * torch.get_num_threads()
+    else:
+        chunk = max(numel, 1)
     loss, grad_x = torch.empty_like(flat_x), torch.empty_like(flat_x)
     grad_y = torch.empty_like(flat_x) if need_y else None
     zero = flat_x.new_zeros(())

@@ -10,7 +10,9 @@ from typing import Optional, Sequence, Union
 import torch
 from mmpretrain.registry import MODELS
 
-from ...functional.balanced_losses import distribution_balanced_loss, effective_number_weights
+from ...functional.balanced_losses import (distribution_balanced_from_terms,
+                                           effective_number_weights, inverse_counts,
+                                           prior_logit_bias)
 from .base import MultiLabelLoss
 from .class_counts_mixin import NeedsClassCounts
 
@@ -109,7 +111,18 @@ class DistributionBalancedLoss(MultiLabelLoss, NeedsClassCounts):
         self.options = dict(reweight=reweight, map_alpha=map_alpha, map_beta=map_beta,
                             map_gamma=map_gamma, init_bias=init_bias, neg_scale=neg_scale,
                             focal=focal, gamma=gamma, balance_param=balance_param)
+        # the class terms, formed once from the counts (not at every step)
+        self.register_buffer('inv_counts', None, persistent=False)
+        self.register_buffer('prior_logit', None, persistent=False)
+        self.on_class_counts()
+
+    def on_class_counts(self) -> None:
+        if self.class_counts is not None and self.num_images is not None:
+            self.inv_counts = inverse_counts(self.class_counts)
+            self.prior_logit = prior_logit_bias(self.class_counts, self.num_images)
 
     def elementwise(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        counts = self.require_class_counts(logits.shape[1], need_num_images=True)
-        return distribution_balanced_loss(logits, target, counts, self.num_images, **self.options)
+        self.require_class_counts(logits.shape[1], need_num_images=True)
+        return distribution_balanced_from_terms(
+            logits, target, self.inv_counts.to(logits.device),
+            self.prior_logit.to(logits.device), **self.options)

@@ -71,6 +71,25 @@ def check_target_values(target: torch.Tensor) -> Tuple[torch.Tensor, Optional[to
     return target.clamp(min=0), ignored
 
 
+def traced_target_check(target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The target check without a branch on a value, for ``torch.compile``.
+
+    :func:`check_target_values` reads values on the host (``bool()``) to branch and to
+    name the first bad cell; under the compiler that would split the graph. Here the
+    unknown mask is always formed (all False without an unknown cell, which leaves every
+    loss as it is) and a bad value stops the step through ``torch._assert_async``.
+
+    Returns:
+        tuple: the targets with unknown cells (-1) set to 0, and the (N, C) mask of
+        unknown cells.
+    """
+    unknown = target == -1
+    valid = ((target >= 0) & (target <= 1)) | unknown  # NaN compares False: invalid
+    torch._assert_async(valid.all(), 'targets must be finite numbers in [0, 1] (or -1 for '
+                        'unknown); run one step without torch.compile to see the first bad cell')
+    return target.clamp(min=0), unknown
+
+
 class MultiLabelLoss(nn.Module):
     """Base of the multi-label losses.
 
@@ -120,10 +139,13 @@ class MultiLabelLoss(nn.Module):
         reduction = reduction_override or self.reduction
         check_reduction(reduction)
         target = as_multilabel_target(label, cls_score)
-        unknown = None
-        if target.numel():
-            low, high = torch.aminmax(target)  # one pass over the common case
-            if not bool((low >= 0) & (high <= 1)):  # NaN compares False: caught here
-                target, unknown = check_target_values(target)
+        if torch.compiler.is_compiling():
+            target, unknown = traced_target_check(target)
+        else:
+            unknown = None
+            if target.numel():
+                low, high = torch.aminmax(target)  # one pass over the common case
+                if not bool((low >= 0) & (high <= 1)):  # NaN compares False: caught here
+                    target, unknown = check_target_values(target)
         loss = self.unknown_aware_loss(cls_score, target, unknown)
         return self.loss_weight * weight_and_reduce(loss, weight, reduction, avg_factor)
