@@ -31,7 +31,10 @@ A user can re-evaluate from it without running the model again
 import json
 import os
 import os.path as osp
+import zipfile
+import zlib
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -109,18 +112,67 @@ def write(predictions: TestPredictions, work_dir: str) -> str:
     return path
 
 
+#: The dtype kinds each member may have (numpy ``dtype.kind``): what :func:`write` gives.
+_KINDS = MappingProxyType(dict(scores='f', target='i', classes='U', sample_idx='iu',
+                               thresholds='f', train_class_counts='iuf',
+                               settings='U'))  # empty optional members are float64
+#: What reading a damaged archive or member raises: not a zip, a member cut short or
+#: failing its checksum, an array header that does not match its bytes.
+_DAMAGE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
 def read(path: str) -> TestPredictions:
-    """Read a file written by :func:`write`; errors name the file."""
+    """Read a file written by :func:`write`.
+
+    Raises:
+        FileNotFoundError: there is no file.
+        ValueError: the file cannot be used, naming it and the member at fault: not
+            an npz archive (cut short, another format), a member missing, cut short
+            or of another dtype than :func:`write` gives, a NaN or infinite score,
+            or members whose shapes disagree. Never a ``zipfile`` or numpy error:
+            a comparison reports the message and goes on with the other runs.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path} does not exist: test runs with RunFactsHook write it')
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _DAMAGE as error:
+        raise ValueError(f'{path} cannot be read as a test predictions file (damaged or cut '
+                         f'short: {type(error).__name__}: {error}); test the run again to '
+                         'write it') from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f'{path} holds one array, not a test predictions file (an npz archive)')
+    with archive as data:
         missing = [key for key in _KEYS if key not in data.files]
         if missing:
             raise ValueError(f'{path} is not a test predictions file: it lacks {missing}')
-        try:
-            settings = json.loads(str(data['settings'])) if 'settings' in data.files else {}
-            return TestPredictions(data['scores'], data['target'], tuple(data['classes'].tolist()),
-                                   data['sample_idx'], data['thresholds'],
-                                   data['train_class_counts'], settings)
-        except ValueError as error:
-            raise ValueError(f'{path}: {error}') from error
+        members = {key: _member(path, data, key) for key in _KEYS + ('settings', )
+                   if key in data.files}
+    scores = members['scores']
+    if scores.ndim == 2 and not np.isfinite(scores).all():
+        bad = np.argwhere(~np.isfinite(scores))
+        sample, cls = bad[0].tolist()
+        raise ValueError(f"{path}: member 'scores' has {len(bad)} NaN or infinite value(s), the "
+                         f'first at (row {sample}, class {cls}); the model under test gave them')
+    try:
+        settings = json.loads(str(members['settings'])) if 'settings' in members else {}
+        if scores.ndim != 2:
+            raise ValueError(f'scores has shape {scores.shape}, not (N, C)')
+        return TestPredictions(scores, members['target'], tuple(members['classes'].tolist()),
+                               members['sample_idx'], members['thresholds'],
+                               members['train_class_counts'], settings)
+    except ValueError as error:  # json's errors are ValueErrors too
+        raise ValueError(f'{path}: {error}') from error
+
+
+def _member(path: str, data, key: str) -> np.ndarray:
+    """One member, read whole; a damaged one or one of another dtype is a ValueError."""
+    try:
+        value = data[key]
+    except _DAMAGE as error:
+        raise ValueError(f'{path}: member {key!r} cannot be read (damaged or cut short: '
+                         f'{type(error).__name__}: {error})') from error
+    if value.dtype.kind not in _KINDS[key]:
+        raise ValueError(f'{path}: member {key!r} has dtype {value.dtype}, not the documented '
+                         'one (see mmml_ext.run_facts.test_predictions)')
+    return value
