@@ -35,8 +35,10 @@ setup(
         'mmengine>=0.10.0,<1.0.0',
         'mmpretrain>=1.2.0,<1.3.0',
     ],
-    extras_require={'tests': read_requirements('tests.txt') + read_requirements('deploy.txt'),
-                    'deploy': read_requirements('deploy.txt')},
+    extras_require={'tests': read_requirements('tests.txt') + read_requirements('deploy.txt')
+                    + read_requirements('trackers.txt'),
+                    'deploy': read_requirements('deploy.txt'),
+                    'trackers': read_requirements('trackers.txt')},
     license='Apache License 2.0',
     zip_safe=False,
 )

@@ -66,7 +66,8 @@ def foundation():
 def test_the_docs_have_config_snippets_and_the_rest_are_api_examples():
     assert len(SNIPPETS) >= 8
     config_keys = ('custom_imports', 'custom_hooks', 'model', 'train_dataloader',
-                   'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator', 'data')
+                   'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator', 'data',
+                   'visualizer')
     for where, code in SNIPPETS:  # a config snippet sets config keys, and only those
         names = {target.id for node in ast.parse(code).body if isinstance(node, ast.Assign)
                  for target in node.targets}

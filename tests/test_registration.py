@@ -41,7 +41,7 @@ PLUGIN_NAMES = dict(  # every name the plugin registers, by registry
     DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
               'MultiLabelBalancedDataset', 'PartialLabelDataset', 'OpenImagesMultiLabel'],
     DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],
-    HOOKS=['RunFactsHook', 'MultiLabelEvalHook', 'ClassCountsHook'],
+    HOOKS=['RunFactsHook', 'MultiLabelEvalHook', 'ClassCountsHook', 'TrackerHook'],
 )
 
 NAMES_CHECK = textwrap.dedent('''
