@@ -1,5 +1,6 @@
 """TrackerHook: per-class values, test metrics and run settings, read back with each tracker's
 own reader (TensorBoard's event accumulator, MLflow's client on a local file store)."""
+import copy
 import json
 import logging
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ from mmengine.config import Config
 from cli_helpers import run_tool
 from mmml_ext.engine import TrackerHook, tracker_hook
 from mmml_ext.run_facts import TunedThresholds, eval_outputs
+from mmml_ext.run_facts import sweep_state
 from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
 CLASSES = ('solid disc', 'ring', 'tri/angle')
@@ -26,10 +28,10 @@ CFG = Config(dict(
 class FakeRunner:
     """What the hook reads of a Runner: work dir, visualizer backends, config, step."""
 
-    def __init__(self, work_dir, backends, epoch=2):
+    def __init__(self, work_dir, backends, epoch=2, cfg=CFG):
         self.work_dir = str(work_dir)
         self.visualizer = SimpleNamespace(_vis_backends=backends)
-        self.cfg = CFG
+        self.cfg = cfg
         self.epoch, self.iter = epoch, 50 * epoch
         self.train_loop = object()  # an epoch-based loop
 
@@ -97,18 +99,20 @@ def test_mlflow_reads_back_per_class_test_and_settings(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
     from mmengine.visualization import MLflowVisBackend
 
-    (tmp_path / 'sweep_run.json').write_text(json.dumps(dict(
+    (tmp_path / sweep_state.FILE_NAME).write_text(json.dumps(dict(
         name='asl_seed-1', setting='asl', seed=1, grid={'model.head.loss.gamma_neg': 4})))
     backend = MLflowVisBackend(save_dir=str(tmp_path / 'mlruns'), exp_name='study')
     (tmp_path / 'artifacts').mkdir()
     backend.add_config(Config(dict(work_dir=str(tmp_path / 'artifacts'))))  # as the Runner does
-    run_the_hook(FakeRunner(tmp_path, dict(mlflow=backend)))
+    swept = copy.deepcopy(CFG)
+    swept.merge_from_dict({'randomness.seed': 1})  # the sweep's --cfg-options randomness.seed=1
+    run_the_hook(FakeRunner(tmp_path, dict(mlflow=backend), cfg=swept))
     backend.close()
     client = MlflowClient(tracking_uri=(tmp_path / 'mlruns').as_uri())
     [run] = client.search_runs([client.get_experiment_by_name('study').experiment_id])
     params = run.data.params
     assert params['mmml_ext.loss'] == 'MultiLabelAsymmetricLoss'
-    assert params['mmml_ext.seed'] == '1'  # the sweep's seed
+    assert params['mmml_ext.seed'] == '1'  # the sweep's seed, as the config has it
     assert params['mmml_ext.grid/model.head.loss.gamma_neg'] == '4'
     for key, value in {**EXPECTED_VAL, **EXPECTED_TEST}.items():
         [point] = client.get_metric_history(run.info.run_id, key)

@@ -32,7 +32,7 @@ from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
-from ..run_facts import eval_outputs
+from ..run_facts import eval_outputs, sweep_state
 from ..run_facts import tuned_thresholds as thresholds_file
 
 #: backends that get nothing from this hook: the work dir's files already hold it all
@@ -70,7 +70,7 @@ def tag_safe(name: str) -> str:
 
 def run_settings(cfg, work_dir: Optional[str] = None) -> Dict[str, str]:
     """The settings a tracker groups runs by, as strings: loss, sampler, dataset, seed, and a
-    sweep's grid values (its ``sweep_run.json`` in the work dir)."""
+    sweep's grid values and setting (:mod:`mmml_ext.run_facts.sweep_state`)."""
     def get(path: str):
         value = cfg
         for key in path.split('.'):
@@ -91,19 +91,14 @@ def run_settings(cfg, work_dir: Optional[str] = None) -> Dict[str, str]:
         value = get(path)
         if value is not None:
             settings[key] = str(value)
-    sweep_file = osp.join(work_dir or '', 'sweep_run.json')
-    if work_dir and osp.isfile(sweep_file):
-        try:
-            with open(sweep_file) as f:
-                sweep = json.load(f)
-        except (OSError, ValueError):
-            sweep = {}
-        for key, value in (sweep.get('grid') or {}).items():
-            settings[f'grid/{key}'] = str(value)
-        if sweep.get('seed') is not None:
-            settings['seed'] = str(sweep['seed'])
-        if sweep.get('setting'):
-            settings['setting'] = str(sweep['setting'])
+    try:  # the seed is the config's: the sweep gives it as randomness.seed
+        sweep = sweep_state.read(work_dir) if work_dir else {}
+    except (OSError, ValueError):
+        sweep = {}
+    for key, value in (sweep.get('grid') or {}).items():
+        settings[f'grid/{key}'] = str(value)
+    if sweep.get('setting'):
+        settings['setting'] = str(sweep['setting'])
     return settings
 
 
@@ -178,10 +173,11 @@ class TrackerHook(Hook):
                        if isinstance(value, (int, float)) and not isinstance(value, bool)}
             self._send(runner, 'test metrics', _scalars, scalars, step)
         if self.per_class:
-            self._per_class(runner, 'test', step)
+            self._per_class(runner, eval_outputs.eval_tag('test'), step, prefix='test/')
 
     # --- helpers ------------------------------------------------------------------------
-    def _per_class(self, runner, tag: str, step: int) -> None:
+    def _per_class(self, runner, tag: str, step: int, prefix: str = '') -> None:
+        """Send the per-class values of the evaluation ``tag`` (names under ``prefix``)."""
         path = eval_outputs.report_paths(runner.work_dir, tag)['json']
         if not osp.isfile(path):
             return  # no MeanAP with a report in this evaluator
@@ -196,14 +192,13 @@ class TrackerHook(Hook):
             return
         thresholds = None
         tuned_path = thresholds_file.path_in(runner.work_dir)
-        if tag != 'test' and osp.isfile(tuned_path):
+        if osp.isfile(tuned_path):  # thresholds tuned at this very evaluation, if any
             try:
                 tuned = thresholds_file.read(tuned_path)
             except (OSError, ValueError):
                 tuned = None  # RunFactsHook names a broken file; nothing to add here
             if tuned is not None and tuned.tuned_on == tag:
                 thresholds = list(tuned.per_class)
-        prefix = 'test/' if tag == 'test' else ''
         scalars = {prefix + key: value for key, value in
                    per_class_scalars(report, thresholds).items()}
         self._send(runner, 'per-class values', _scalars, scalars, step)

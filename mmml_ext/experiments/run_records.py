@@ -19,9 +19,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from mmengine.config import Config
 
 from ..evaluation.ap_metrics import DEFAULT_GROUP_BOUNDS
-from ..run_facts import eval_outputs
+from ..run_facts import eval_outputs, sweep_state
 from .grid import SEED_SUFFIX
-from .sweep_runner import STATE_FILE
 
 #: mmengine's directory of one run's logs: <work_dir>/<YYYYmmdd_HHMMSS>/
 _STAMP = re.compile(r'^\d{8}_\d{6}$')
@@ -82,7 +81,7 @@ def config_group_bounds(cfg: Optional[Config]) -> Optional[Tuple[float, float]]:
 
 def is_run_dir(path: str) -> bool:
     """Whether ``path`` looks like a work dir of a training or test run."""
-    return osp.isdir(path) and (osp.isfile(osp.join(path, STATE_FILE))
+    return osp.isdir(path) and (osp.isfile(sweep_state.path_in(path))
                                 or any(_STAMP.match(d) for d in _listdir(path)))
 
 
@@ -118,11 +117,9 @@ def _listdir(path: str) -> List[str]:
 
 def _read_sweep_state(work_dir: str, record: RunRecord) -> None:
     """The seed and setting the sweep recorded for the run (never guessed from its name)."""
-    path = osp.join(work_dir, STATE_FILE)
-    if not osp.isfile(path):
+    if not osp.isfile(sweep_state.path_in(work_dir)):
         return
-    with open(path) as f:
-        state = json.load(f)
+    state = sweep_state.read(work_dir)
     record.seed = state.get('seed')
     suffix = f'{SEED_SUFFIX}{record.seed}'
     if state.get('setting'):
@@ -132,11 +129,9 @@ def _read_sweep_state(work_dir: str, record: RunRecord) -> None:
 
 
 def _read_config(work_dir: str, notes: List[str]) -> Optional[Config]:
-    state = osp.join(work_dir, 'sweep_run.json')
     candidates = []
-    if osp.isfile(state):
-        with open(state) as f:
-            config = json.load(f).get('config', '')
+    if osp.isfile(sweep_state.path_in(work_dir)):
+        config = sweep_state.read(work_dir).get('config', '')
         candidates.append(osp.join(work_dir, osp.basename(config)))
     candidates += sorted(glob.glob(osp.join(work_dir, '*.py')))
     candidates += sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'config.py')))[::-1]

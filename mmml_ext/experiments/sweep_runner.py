@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
+from ..run_facts import sweep_state
 from .grid import RunSpec
 
-STATE_FILE = 'sweep_run.json'
 #: The progress part of mmengine's log lines (its LogProcessor writes them):
 #: ``Epoch(train) [3][10/25]``, ``Epoch(val) [3][4/4]``, ``Iter(train) [ 100/1000]``.
 PROGRESS = re.compile(r'(?:Epoch|Iter)\((?:train|val|test)\)\s*(?:\[\s*\d+\])?\[\s*\d+/\d+\]')
@@ -100,11 +100,10 @@ class RunState:
 
     def __init__(self, work_dir: str, spec: RunSpec) -> None:
         self.work_dir, self.spec = work_dir, spec
-        self.path = osp.join(work_dir, STATE_FILE)
+        self.path = sweep_state.path_in(work_dir)
         self.data = dict(name=spec.name, **spec.settings(), stages={})
         if osp.isfile(self.path):
-            with open(self.path) as f:
-                saved = json.load(f)
+            saved = sweep_state.read(work_dir)
             wanted = {key: value for key, value in spec.settings().items() if key != 'setting'}
             recorded = {key: saved.get(key) for key in wanted}
             if recorded != wanted:

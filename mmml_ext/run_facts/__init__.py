@@ -5,7 +5,8 @@
 - :mod:`.tuned_thresholds`: the thresholds tuned on validation
   (``thresholds.json``) and the rule that fills a class that could not be tuned;
 - :mod:`.eval_outputs`: the names of evaluations (``val_epoch_3``, ``test``)
-  and where their reports go.
+  and where their reports go;
+- :mod:`.sweep_state`: a sweep's record of each of its runs (``sweep_run.json``).
 
 Each module computes, writes and reads its fact, owns its file name and its
 path rule (relative to the run's work dir) and its entry in a checkpoint's
