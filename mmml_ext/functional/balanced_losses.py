@@ -60,15 +60,21 @@ def rebalanced_weights(target: torch.Tensor, class_counts: Counts, map_alpha: fl
         map_alpha, map_beta, map_gamma (float): The smoothing map
             sigmoid(beta (r - gamma)) + alpha.
     """
-    inv = inverse_counts(class_counts).to(target.device)
-    if inv.numel() != target.shape[1]:
-        raise ValueError(f'{inv.numel()} class counts for {target.shape[1]} classes')
+    inv = _inverse_counts_of(class_counts, target.shape[1]).to(target.device)
     return _rebalanced(target, inv, map_alpha, map_beta, map_gamma)
 
 
 def inverse_counts(class_counts: Counts) -> torch.Tensor:
     """1 / n_c in float32, a class with no training image counted as one with one."""
     return (1.0 / _counts_tensor(class_counts).clamp(min=1)).to(torch.float32)
+
+
+def _inverse_counts_of(class_counts: Counts, num_classes: int) -> torch.Tensor:
+    """:func:`inverse_counts`, or a ValueError when they are not ``num_classes``."""
+    inv = inverse_counts(class_counts)
+    if inv.numel() != num_classes:
+        raise ValueError(f'{inv.numel()} class counts for {num_classes} classes')
+    return inv
 
 
 def _rebalanced(target: torch.Tensor, inv: torch.Tensor, map_alpha: float, map_beta: float,
@@ -125,9 +131,7 @@ def distribution_balanced_loss(logits: torch.Tensor, target: torch.Tensor, class
     if logits.shape != target.shape:
         raise ValueError(f'logits {tuple(logits.shape)} and target {tuple(target.shape)} '
                          'must have the same shape')
-    inv = inverse_counts(class_counts)
-    if inv.numel() != target.shape[1]:
-        raise ValueError(f'{inv.numel()} class counts for {target.shape[1]} classes')
+    inv = _inverse_counts_of(class_counts, target.shape[1])
     return distribution_balanced_from_terms(
         logits, target, inv.to(logits.device), prior_logit_bias(class_counts, num_images).to(
             logits.device), reweight=reweight, map_alpha=map_alpha, map_beta=map_beta,

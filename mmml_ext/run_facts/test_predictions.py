@@ -112,7 +112,8 @@ def write(predictions: TestPredictions, work_dir: str) -> str:
     return path
 
 
-#: The dtype kinds each member may have (numpy ``dtype.kind``): what :func:`write` gives.
+#: The dtype kinds each member may have (numpy ``dtype.kind``): what :func:`write` gives;
+#: ``settings`` is the one member a file may lack (files before it).
 _KINDS = MappingProxyType(dict(scores='f', target='i', classes='U', sample_idx='iu',
                                thresholds='f', train_class_counts='iuf',
                                settings='U'))  # empty optional members are float64
@@ -146,18 +147,17 @@ def read(path: str) -> TestPredictions:
         missing = [key for key in _KEYS if key not in data.files]
         if missing:
             raise ValueError(f'{path} is not a test predictions file: it lacks {missing}')
-        members = {key: _member(path, data, key) for key in _KEYS + ('settings', )
-                   if key in data.files}
+        members = {key: _member(path, data, key) for key in _KINDS if key in data.files}
     scores = members['scores']
-    if scores.ndim == 2 and not np.isfinite(scores).all():
+    if scores.ndim != 2:
+        raise ValueError(f"{path}: member 'scores' has shape {scores.shape}, not (N, C)")
+    if not np.isfinite(scores).all():
         bad = np.argwhere(~np.isfinite(scores))
         sample, cls = bad[0].tolist()
         raise ValueError(f"{path}: member 'scores' has {len(bad)} NaN or infinite value(s), the "
                          f'first at (row {sample}, class {cls}); the model under test gave them')
     try:
         settings = json.loads(str(members['settings'])) if 'settings' in members else {}
-        if scores.ndim != 2:
-            raise ValueError(f'scores has shape {scores.shape}, not (N, C)')
         return TestPredictions(scores, members['target'], tuple(members['classes'].tolist()),
                                members['sample_idx'], members['thresholds'],
                                members['train_class_counts'], settings)

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from ...functional.loss_reduction import check_reduction, weight_and_reduce
+from ...functional.target_codes import UNKNOWN
 from ...config_keys import refuse_unknown
 from .mmpretrain_args import check_use_sigmoid
 
@@ -58,7 +59,7 @@ def check_target_values(target: torch.Tensor) -> Tuple[torch.Tensor, Optional[to
         sample, cls = (~finite).nonzero()[0].tolist()
         raise ValueError(f'targets must be finite numbers in [0, 1] (or -1 for unknown), got '
                          f'{target[sample, cls].item()} at (sample {sample}, class {cls})')
-    ignored = target == -1
+    ignored = target == UNKNOWN
     bad = ((target < 0) | (target > 1)) & ~ignored
     if bool(bad.any()):
         sample, cls = bad.nonzero()[0].tolist()
@@ -83,7 +84,7 @@ def traced_target_check(target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tenso
         tuple: the targets with unknown cells (-1) set to 0, and the (N, C) mask of
         unknown cells.
     """
-    unknown = target == -1
+    unknown = target == UNKNOWN
     valid = ((target >= 0) & (target <= 1)) | unknown  # NaN compares False: invalid
     torch._assert_async(valid.all(), 'targets must be finite numbers in [0, 1] (or -1 for '
                         'unknown); run one step without torch.compile to see the first bad cell')
