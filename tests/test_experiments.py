@@ -284,8 +284,13 @@ def test_sweep_with_seeds_then_compare_against_a_baseline(tmp_path):
             'test_dataloader.dataset.indices=40', 'train_dataloader.num_workers=0',
             'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
             'train_cfg.max_epochs=1']
-    run_tool('sweep.py', BCE, ASL, '--work-root', tmp_path / 'sweep', '--seeds', '0,1',
-             '--cfg-options', *tiny, timeout=900)
+    sweep = run_tool('sweep.py', BCE, ASL, '--work-root', tmp_path / 'sweep', '--seeds', '0,1',
+                     '--cfg-options', *tiny, '--log-to', 'tensorboard', timeout=900,
+                     env=dict(COLUMNS='1000'))  # paths on one line
+    board = tmp_path / 'sweep' / 'comparison' / 'tensorboard'
+    assert f'--log-to tensorboard:{board}: 2 settings' in sweep.stdout
+    assert {p.name for p in board.iterdir()} == {'resnet18_shapes-lt_asl',
+                                                 'resnet18_shapes-lt_bce', 'report'}
     names = sorted(p.name for p in (tmp_path / 'sweep').iterdir() if p.name != 'comparison')
     assert names == [f'resnet18_shapes-lt_{loss}_seed-{s}' for loss in ('asl', 'bce')
                      for s in (0, 1)]

@@ -89,6 +89,7 @@ def test_tensorboard_reads_back_per_class_test_and_settings(tmp_path):
     assert json.loads(hparams['loss_args']) == dict(gamma_neg=4, clip=0.05)
     assert (hparams['sampler'], hparams['dataset'], hparams['seed']) == (
         'ClassAwareSampler', 'LongTailedShapes', '3')
+    assert hparams['run'] == tmp_path.name  # the work dir's name: the comparison's key
 
 
 def test_mlflow_reads_back_per_class_test_and_settings(tmp_path, monkeypatch):
@@ -114,6 +115,7 @@ def test_mlflow_reads_back_per_class_test_and_settings(tmp_path, monkeypatch):
     assert params['mmml_ext.loss'] == 'MultiLabelAsymmetricLoss'
     assert params['mmml_ext.seed'] == '1'  # the sweep's seed, as the config has it
     assert params['mmml_ext.grid/model.head.loss.gamma_neg'] == '4'
+    assert params['mmml_ext.run'] == tmp_path.name
     for key, value in {**EXPECTED_VAL, **EXPECTED_TEST}.items():
         [point] = client.get_metric_history(run.info.run_id, key)
         assert (point.step, point.value) == (6 if key.startswith('test/') else 2,

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mmml_ext.experiments import LaunchOptions, compare_runs, execute_run, plan_runs
 from mmml_ext.experiments.grid import parse_seeds
+from mmml_ext.experiments.tracker_export import log_comparison, log_lines, parse_log_target
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,6 +41,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-test', action='store_true', help='train only')
     parser.add_argument('--seeds', metavar='S1,S2', help='run every setting once per training '
                         'seed (randomness.seed), in <run>_seed-<s>; the comparison groups them')
+    parser.add_argument('--log-to', nargs='+', default=[], metavar='TRACKER[:WHERE]',
+                        help='also log the comparison to mlflow[:EXPERIMENT] and / or '
+                        'tensorboard[:DIR], as tools/compare.py does')
+    parser.add_argument('--tracking-uri', help="MLflow's tracking store of --log-to mlflow")
     parser.add_argument('--dry-run', action='store_true', help='print the plan and stop')
     return parser.parse_args()
 
@@ -51,6 +56,8 @@ def main() -> None:
         runs = plan_runs(args.configs, args.grid, args.cfg_options, parse_seeds(args.seeds))
         launch = LaunchOptions(args.launcher, args.gpus, args.partition, args.port, args.amp,
                                test=not args.no_test, tools_dir=osp.dirname(osp.abspath(__file__)))
+        comparison_dir = osp.join(args.work_root, 'comparison')
+        targets = [parse_log_target(text, comparison_dir) for text in args.log_to]
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f'sweep: {error}')
     console.print(f'{len(runs)} run(s) in {args.work_root}'
@@ -80,8 +87,10 @@ def main() -> None:
                 progress.console.print(outcome.message, markup=False)
             progress.advance(task)
     console.print(f'sweep took {time.perf_counter() - start:.0f} s')
-    compare_runs([o.work_dir for o in outcomes if osp.isdir(o.work_dir)],
-                 osp.join(args.work_root, 'comparison'), console=console)
+    comparison = compare_runs([o.work_dir for o in outcomes if osp.isdir(o.work_dir)],
+                              comparison_dir, console=console)
+    for failure, line in log_lines(log_comparison(comparison, targets, args.tracking_uri)):
+        console.print(line, style='red' if failure else None, highlight=False, markup=False)
     failed = [o.spec.name for o in outcomes if o.status == 'failed']
     if failed:
         raise SystemExit(f'sweep: {len(failed)} run(s) failed: {", ".join(failed)}')

@@ -24,7 +24,6 @@ cannot be written) is named once in a warning and skipped; the run goes on.
 import json
 import logging
 import os.path as osp
-import re
 from typing import Dict, Optional
 
 from mmengine.hooks import Hook
@@ -33,6 +32,7 @@ from mmengine.runner import IterBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from ..run_facts import eval_outputs, sweep_state
+from ..run_facts.tracker_names import RUN_KEY, param_name, tag_safe
 from ..run_facts import tuned_thresholds as thresholds_file
 
 #: backends that get nothing from this hook: the work dir's files already hold it all
@@ -62,15 +62,10 @@ def per_class_scalars(report: dict, thresholds: Optional[list] = None) -> Dict[s
     return scalars
 
 
-def tag_safe(name: str) -> str:
-    """A class name as one level of a tracker's metric name: letters, digits, ``_-.`` and
-    spaces kept, anything else (a ``/`` would open a group) replaced by ``_``."""
-    return re.sub(r'[^\w\-. ]', '_', name)
-
-
 def run_settings(cfg, work_dir: Optional[str] = None) -> Dict[str, str]:
-    """The settings a tracker groups runs by, as strings: loss, sampler, dataset, seed, and a
-    sweep's grid values and setting (:mod:`mmml_ext.run_facts.sweep_state`)."""
+    """The settings a tracker groups runs by, as strings: the run's name (its work dir's base
+    name, by which ``tools/compare.py --log-to`` finds it), loss, sampler, dataset, seed, and
+    a sweep's grid values and setting (:mod:`mmml_ext.run_facts.sweep_state`)."""
     def get(path: str):
         value = cfg
         for key in path.split('.'):
@@ -80,6 +75,8 @@ def run_settings(cfg, work_dir: Optional[str] = None) -> Dict[str, str]:
         return value
 
     settings = {}
+    if work_dir:
+        settings[RUN_KEY] = osp.basename(osp.normpath(work_dir))
     loss = get('model.head.loss')
     if loss is not None:
         loss = dict(loss)
@@ -235,4 +232,4 @@ def _hparams(backend, settings: Dict[str, str]) -> None:
             writer.file_writer.add_summary(summary)
         writer.flush()
     elif kind == 'MLflowVisBackend':
-        backend.experiment.log_params({f'mmml_ext.{k}': v for k, v in settings.items()})
+        backend.experiment.log_params({param_name(k): v for k, v in settings.items()})
