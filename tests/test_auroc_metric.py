@@ -121,3 +121,26 @@ def test_the_comparison_gives_auroc_intervals_it_does_not_name(tmp_path):
     assert {'best_AUROC', 'last_AUROC', 'test_AUROC'} <= set(header)
     assert not any('AUROC' in row['missing'] for row in result.rows)
     assert 'AUROC' in (tmp_path / 'report' / 'summary.md').read_text()
+
+
+@pytest.mark.parametrize('auroc_first', [True, False])
+def test_per_class_auroc_joins_the_report_whichever_metric_runs_first(tmp_path, auroc_first):
+    from mmml_ext.evaluation.context import EvalContext
+    from mmml_ext.run_facts import eval_outputs
+    scores, target = random_data(5)
+    cfgs = [dict(type='MultiLabelAUROC', prefix='auroc'), dict(type='MeanAP')]
+    evaluator = Evaluator([METRICS.build(cfg) for cfg in (cfgs if auroc_first else cfgs[::-1])])
+    context = EvalContext(tag='val_epoch_1', work_dir=str(tmp_path))  # as RunFactsHook gives it
+    for metric in evaluator.metrics:
+        metric.set_eval_context(context)
+    evaluator.process([dict(pred_score=torch.from_numpy(scores[i]), gt_score=torch.from_numpy(
+        target[i].astype(np.float32)), sample_idx=i) for i in range(len(scores))])
+    evaluator.evaluate(len(scores))
+    report = eval_outputs.read_report(eval_outputs.report_paths(str(tmp_path),
+                                                                'val_epoch_1')['json'])
+    got = np.array([np.nan if row['auroc'] is None else row['auroc']
+                    for row in report['classes']])
+    np.testing.assert_allclose(got, 100 * reference_auroc(scores, target), atol=1e-9)
+    assert all(row['ap'] is not None for row in report['classes'])  # MeanAP's columns stay
+    with open(eval_outputs.report_paths(str(tmp_path), 'val_epoch_1')['csv']) as f:
+        assert 'auroc' in f.readline().strip().split(',')  # the CSV has the column too

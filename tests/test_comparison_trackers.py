@@ -46,17 +46,18 @@ def test_mlflow_holds_the_report_the_intervals_and_links_to_the_runs(compared, t
     comparison, rows = compared
     uri = (tmp_path / 'mlruns').as_uri()
     client = MlflowClient(tracking_uri=uri)
-    # two of the runs trained with TrackerHook into this store (another experiment)
+    # two of the runs trained with TrackerHook into this store (another experiment), one
+    # also tested there (a run of its own in MLflow)
     experiment = client.create_experiment('training')
     trained = {}
-    for name in ('asl_seed-0', 'bce_seed-1'):
-        run = client.create_run(experiment)
+    for start, name in enumerate(('asl_seed-0', 'bce_seed-1', 'asl_seed-0')):
+        run = client.create_run(experiment, start_time=1000 + start)
         client.log_param(run.info.run_id, param_name(RUN_KEY), name)
         client.set_terminated(run.info.run_id)
-        trained[name] = run.info.run_id
+        trained.setdefault(name, []).insert(0, run.info.run_id)  # newest first
 
     outcome = log_comparison(comparison, [LogTarget('mlflow', 'study')], uri)
-    assert list(outcome) == ['mlflow:study'] and 'linked to 2 of 6' in outcome['mlflow:study']
+    assert list(outcome) == ['mlflow:study'] and 'linked to 2 of its 6 runs' in outcome['mlflow:study']
 
     [run] = client.search_runs([client.get_experiment_by_name('study').experiment_id])
     assert run.info.status == 'FINISHED' and run.info.run_name == 'report'
@@ -78,9 +79,11 @@ def test_mlflow_holds_the_report_the_intervals_and_links_to_the_runs(compared, t
         assert (f'asl/{key}_ci_low' in metrics) == (key not in unsupported), key
     assert run.data.params['baseline'] == 'bce' and run.data.params['runs'] == '6'
     # links both ways
-    for name in ('asl_seed-0', 'bce_seed-1'):
-        assert tags[f'mmml_ext.compared/{name}'] == trained[name]
-        assert client.get_run(trained[name]).data.tags['mmml_ext.comparison'] == run.info.run_id
+    for name, ids in trained.items():
+        assert tags[f'mmml_ext.compared/{name}'] == ','.join(ids)
+        for linked in ids:
+            assert client.get_run(linked).data.tags['mmml_ext.comparison'] == run.info.run_id
+    assert len(trained['asl_seed-0']) == 2
     assert tags['mmml_ext.compared/asl_seed-1'].endswith('asl_seed-1')  # its work dir
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {'summary.md', 'summary.csv', 'differences.png', 'curves.png'} <= artifacts
@@ -150,7 +153,7 @@ def test_the_tool_logs_to_both_and_exits_1_when_one_fails(compared, tmp_path):
                     '--tracking-uri', (tmp_path / 'mlruns').as_uri(), env=env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / 'cmp' / 'tensorboard' / 'asl').is_dir()
-    assert 'linked to 0 of 6 training runs' in done.stdout
+    assert 'linked to 0 of its 6 runs' in done.stdout
     (tmp_path / 'file').write_text('')
     bad = run_tool('compare.py', *runs, '--out', str(tmp_path / 'cmp2'), '--bootstrap', '20',
                    '--log-to', 'mlflow', '--tracking-uri', (tmp_path / 'file' / 'x').as_uri(),

@@ -15,9 +15,10 @@ from mmml_ext.run_facts import sweep_state
 from mmml_ext.run_facts import tuned_thresholds as thresholds_file
 
 CLASSES = ('solid disc', 'ring', 'tri/angle')
-REPORT = [dict(class_name='solid disc', ap=81.5, f1=60.0), dict(class_name='ring', ap=40.25,
-                                                                   f1=12.5),
-          dict(class_name='tri/angle', ap=None, f1=0.0)]  # no positive: no AP
+REPORT = [dict(class_name='solid disc', ap=81.5, f1=60.0, auroc=90.0, train_count=400),
+          dict(class_name='ring', ap=40.25, f1=12.5, auroc=70.5, train_count=60),
+          dict(class_name='tri/angle', ap=None, f1=0.0, auroc=None,  # no positive: no AP
+               train_count=5)]
 CFG = Config(dict(
     model=dict(head=dict(loss=dict(type='MultiLabelAsymmetricLoss', gamma_neg=4, clip=0.05))),
     train_dataloader=dict(sampler=dict(type='ClassAwareSampler'),
@@ -45,7 +46,7 @@ def a_validated_run(work_dir, epoch=2, rows=REPORT, thresholds=(0.3, 0.55, None)
 
 def run_the_hook(runner, hook=None):
     hook = hook or TrackerHook()
-    hook.before_train(runner)
+    hook.before_run(runner)
     a_validated_run(runner.work_dir, runner.epoch)
     hook.after_val_epoch(runner, {'multi-label/mAP': 60.0})
     # a test of epoch 6's weights
@@ -58,7 +59,11 @@ def run_the_hook(runner, hook=None):
 EXPECTED_VAL = {'per_class/AP/solid disc': 81.5, 'per_class/AP/ring': 40.25,
                 'per_class/F1/solid disc': 60.0, 'per_class/F1/ring': 12.5,
                 'per_class/F1/tri_angle': 0.0, 'per_class/threshold/solid disc': 0.3,
-                'per_class/threshold/ring': 0.55}
+                'per_class/threshold/ring': 0.55, 'per_class/AUROC/solid disc': 90.0,
+                'per_class/AUROC/ring': 70.5}
+#: sent once, at step 0, though the run writes two reports
+EXPECTED_COUNTS = {'per_class/train_count/solid disc': 400.0, 'per_class/train_count/ring': 60.0,
+                   'per_class/train_count/tri_angle': 5.0}
 EXPECTED_TEST = {'test/multi-label/mAP': 58.5, 'test/multi-label/CF1': 41.0,
                  'test/per_class/AP/ring': 40.25}
 
@@ -81,6 +86,10 @@ def test_tensorboard_reads_back_per_class_test_and_settings(tmp_path):
     for tag, value in EXPECTED_TEST.items():
         [scalar] = events.Scalars(tag)
         assert (scalar.step, scalar.value) == (6, pytest.approx(value))  # the checkpoint's epoch
+    for tag, value in EXPECTED_COUNTS.items():
+        [scalar] = events.Scalars(tag)
+        assert (scalar.step, scalar.value) == (0, value)
+    assert 'test/per_class/train_count/ring' not in events.Tags()['scalars']
     content = events.PluginTagToContent('hparams')
     start = plugin_data_pb2.HParamsPluginData.FromString(
         content['_hparams_/session_start_info']).session_start_info
@@ -116,10 +125,10 @@ def test_mlflow_reads_back_per_class_test_and_settings(tmp_path, monkeypatch):
     assert params['mmml_ext.seed'] == '1'  # the sweep's seed, as the config has it
     assert params['mmml_ext.grid/model.head.loss.gamma_neg'] == '4'
     assert params['mmml_ext.run'] == tmp_path.name
-    for key, value in {**EXPECTED_VAL, **EXPECTED_TEST}.items():
+    for key, value in {**EXPECTED_VAL, **EXPECTED_TEST, **EXPECTED_COUNTS}.items():
         [point] = client.get_metric_history(run.info.run_id, key)
-        assert (point.step, point.value) == (6 if key.startswith('test/') else 2,
-                                             pytest.approx(value))
+        step = 6 if key.startswith('test/') else 0 if key in EXPECTED_COUNTS else 2
+        assert (point.step, point.value) == (step, pytest.approx(value))
 
 
 class Failing:
@@ -150,11 +159,11 @@ def test_a_failing_tracker_is_named_once_and_the_others_go_on(tmp_path, monkeypa
     hook = TrackerHook(run_settings=False)
     run_the_hook(runner, hook)
     hook.after_val_epoch(runner)  # again: not retried
-    assert failing.calls == 2  # once for the per-class values, once for the test metrics
+    assert failing.calls == 3  # once each: per-class values, class counts, test metrics
     warnings = [message for message, level in logged if level == logging.WARNING]
-    assert len(warnings) == 2 and all('Failing (broken)' in w and 'the store is gone' in w
+    assert len(warnings) == 3 and all('Failing (broken)' in w and 'the store is gone' in w
                                       for w in warnings)
-    assert [step for _, step in recording.scalars] == [2, 6, 6, 2]
+    assert [step for _, step in recording.scalars] == [2, 0, 6, 6, 2]  # counts once, at 0
 
 
 def test_no_per_class_values_above_max_classes_and_local_files_left_alone(tmp_path):

@@ -5,15 +5,18 @@ mmengine sends the scalars of training and validation to every ``vis_backends`` 
 the metrics of ``runner.test()``, and not the run's loss setting in a form a tracker
 groups runs by. ``TrackerHook`` adds those three through the Runner's visualizer:
 
-- after each validation and after a test, per-class AP, F1 at the report's threshold
-  and the threshold tuned for that evaluation, as scalars named
+- after each validation and after a test, per-class AP, F1 at the report's threshold,
+  AUROC (with a ``MultiLabelAUROC`` in the evaluator) and the threshold tuned for that
+  evaluation, as scalars named
   ``per_class/<value>/<class name>`` (one chart per class, grouped by value in both
   TensorBoard and MLflow, whose compare views then overlay runs class by class); off
-  above ``max_classes`` classes, which would flood a tracker;
+  above ``max_classes`` classes, which would flood a tracker; the training images of
+  each class once, at step 0 (``per_class/train_count/<class name>``);
 - after a test, its metrics as ``test/<key>`` at the step of the tested checkpoint;
-- before training, the run settings (loss type and arguments, sampler, dataset, seed,
-  a sweep's grid values) as TensorBoard hparams and MLflow params; other backends
-  get the scalars only.
+- when the run starts (training, or ``tools/test.py``'s run of its own), the run
+  settings (loss type and arguments, sampler, dataset, seed, a sweep's grid values, the
+  run's name) as TensorBoard hparams and MLflow params; other backends get the scalars
+  only.
 
 The values come from the files the run already writes (``per_class/<tag>.json``,
 ``thresholds.json``, ``sweep_run.json``): the hook reads, it computes nothing. The
@@ -40,7 +43,8 @@ _SKIPPED_BACKENDS = ('LocalVisBackend', )
 
 
 def per_class_scalars(report: dict, thresholds: Optional[list] = None) -> Dict[str, float]:
-    """``per_class/AP/<name>``, ``per_class/F1/<name>`` (and ``per_class/threshold/<name>``)
+    """``per_class/AP/<name>``, ``per_class/F1/<name>``, ``per_class/AUROC/<name>`` (with a
+    ``MultiLabelAUROC`` in the evaluator) and ``per_class/threshold/<name>``
     of a per-class report (:func:`mmml_ext.run_facts.eval_outputs.read_report`); a class
     without a value (no positive) is left out.
 
@@ -53,13 +57,26 @@ def per_class_scalars(report: dict, thresholds: Optional[list] = None) -> Dict[s
     rows = report.get('classes') or []
     for c, row in enumerate(rows):
         name = tag_safe(str(row.get('class_name', c)))
-        for key, title in (('ap', 'AP'), ('f1', 'F1')):
+        for key, title in (('ap', 'AP'), ('f1', 'F1'), ('auroc', 'AUROC')):
             value = row.get(key)
             if value is not None and value == value:
                 scalars[f'per_class/{title}/{name}'] = float(value)
         if thresholds is not None and c < len(thresholds) and thresholds[c] is not None:
             scalars[f'per_class/threshold/{name}'] = float(thresholds[c])
     return scalars
+
+
+def train_count_scalars(report: dict) -> Dict[str, float]:
+    """``per_class/train_count/<name>``: the training images of each class, from a report.
+
+    Examples:
+        >>> train_count_scalars(dict(classes=[dict(class_name='cat', train_count=120)]))
+        {'per_class/train_count/cat': 120.0}
+    """
+    return {f'per_class/train_count/{tag_safe(str(row.get("class_name", c)))}':
+            float(row['train_count'])
+            for c, row in enumerate(report.get('classes') or [])
+            if row.get('train_count') is not None}
 
 
 def run_settings(cfg, work_dir: Optional[str] = None) -> Dict[str, str]:
@@ -142,10 +159,11 @@ class TrackerHook(Hook):
         self.run_settings = run_settings
         self._failed = set()
         self._said_too_many = False
+        self._sent_counts = False
         self._loaded_step = 0
 
     # --- the Runner's events ----------------------------------------------------------
-    def before_train(self, runner) -> None:
+    def before_run(self, runner) -> None:  # training, or a test of its own
         if self.run_settings:
             settings = run_settings(runner.cfg, runner.work_dir)
             if settings:
@@ -199,6 +217,10 @@ class TrackerHook(Hook):
         scalars = {prefix + key: value for key, value in
                    per_class_scalars(report, thresholds).items()}
         self._send(runner, 'per-class values', _scalars, scalars, step)
+        if not self._sent_counts:  # the training set's, the same in every report: once
+            counts = train_count_scalars(report)
+            self._sent_counts = bool(counts)
+            self._send(runner, 'training class counts', _scalars, counts, 0)
 
     def _send(self, runner, what: str, send, *args) -> None:
         """``send(backend, *args)`` for each tracker; a failure is named once and skipped."""

@@ -72,6 +72,8 @@ class MultiLabelAUROC(BaseMultiLabelMetric):
                 self.difficult_as, 'AUROC')['auroc']
             self.class_mean_mask(~torch.isnan(auroc), self.absent_classes,  # names them once
                                  'no positive or no negative')
+            # a column of the per-class report, next to MeanAP's AP
+            self.context.add_report_column('auroc', (100 * auroc).tolist())
             result['AUROC'] = float(class_mean(auroc, self.absent_classes == 'include'))
         if 'AUROC_micro' in self.items:
             target = rows.target(self.difficult_as)

@@ -21,7 +21,7 @@ of its own with no work dir.
 """
 import os
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.dist import get_rank, is_main_process
@@ -47,6 +47,10 @@ class EvalContext:
     produced_thresholds: Optional[TunedThresholds] = None
     #: where the predictions were saved after a metric failed
     saved_predictions: Optional[str] = None
+    #: per-class columns other metrics add to the report (e.g. AUROC's ``auroc``)
+    report_columns: Dict[str, List[Optional[float]]] = field(default_factory=dict)
+    #: the report as written in this evaluation: (out_dir, header, rows)
+    _report: Optional[tuple] = field(default=None, repr=False)
 
     def output_dir(self, out_dir: Optional[str] = None) -> Optional[str]:
         """The metric's ``out_dir`` if given, else the work dir, else None."""
@@ -56,11 +60,28 @@ class EvalContext:
                      rows: Sequence[dict]) -> Optional[str]:
         """Write the per-class report of this evaluation (on the main process); None when
         there is no directory."""
+        self._report = (out_dir, dict(header), [dict(row) for row in rows])
+        return self._write_report()
+
+    def add_report_column(self, name: str, values: Sequence[Optional[float]]) -> None:
+        """Add a per-class column to this evaluation's report, whichever metric of the
+        evaluator runs first: kept for the report to come, or written into the one that is
+        already there."""
+        self.report_columns[name] = [None if v is None or v != v else float(v) for v in values]
+        if self._report is not None:
+            self._write_report()
+
+    def _write_report(self) -> Optional[str]:
+        out_dir, header, rows = self._report
         directory = self.output_dir(out_dir)
         if directory is None:
             return None
         if not is_main_process():
             return directory
+        for name, values in self.report_columns.items():
+            if len(values) == len(rows):  # a metric of other classes has no column here
+                for row, value in zip(rows, values):
+                    row[name] = value
         return eval_outputs.write_report(directory, self.tag, header, rows)
 
     def publish_thresholds(self, out_dir: Optional[str],

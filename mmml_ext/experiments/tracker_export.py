@@ -13,8 +13,8 @@ No tracker computes paired intervals of a difference between runs; this plugin d
   ``<s>/improvement/<m>`` (the probability that a run of ``<s>`` beats a run of the
   baseline). Tags ``verdict/<s>/<m>``: ``better``, ``worse``, ``within noise``. Params: the
   baseline, the replicates, the resampling seed, the number of test images. **Links**: tag
-  ``mmml_ext.compared/<run>`` holds the MLflow run id of each compared run that the same
-  store holds (found by its ``mmml_ext.run`` param, which ``TrackerHook`` logs), else the run's
+  ``mmml_ext.compared/<run>`` holds the MLflow run ids (training, testing) of each compared
+  run that the same store holds (found by its ``mmml_ext.run`` param, which ``TrackerHook`` logs), else the run's
   work dir; each such training run gets the tag ``mmml_ext.comparison`` = this run's id.
 - **TensorBoard** (``tensorboard[:DIR]``, ``<out>/tensorboard`` if no directory is named):
   ``DIR/<setting>/`` per setting with its hparams (setting, seeds, baseline, the verdict of
@@ -191,7 +191,8 @@ def _to_mlflow(comparison, experiment: str, tracking_uri: Optional[str]) -> str:
         params.append(Param('runs', str(len(run_names))))
         for record in comparison.records:
             tags.append(RunTag(COMPARED_TAG + tag_safe(record.name),
-                               trained.get(record.name, osp.abspath(record.work_dir))))
+                               ','.join(trained.get(record.name,
+                                                    [osp.abspath(record.work_dir)]))))
         for chunk in _chunks(metrics):
             client.log_batch(run_id, metrics=chunk)
         for chunk in _chunks(params):
@@ -200,19 +201,20 @@ def _to_mlflow(comparison, experiment: str, tracking_uri: Optional[str]) -> str:
             client.log_batch(run_id, tags=chunk)
         for path in report_files(comparison):
             client.log_artifact(run_id, path)
-        for training_run in trained.values():
-            client.set_tag(training_run, COMPARISON_TAG, run_id)
+        for ids in trained.values():
+            for linked in ids:
+                client.set_tag(linked, COMPARISON_TAG, run_id)
     except Exception:
         client.set_terminated(run_id, 'FAILED')
         raise
     client.set_terminated(run_id)
     return (f'run {run_id} in experiment {experiment!r} of {client.tracking_uri}, linked to '
-            f'{len(trained)} of {len(run_names)} training runs')
+            f'{len(trained)} of its {len(run_names)} runs')
 
 
-def _training_runs(client, run_names: Sequence[str]) -> Dict[str, str]:
-    """Run name -> the MLflow run id of its training (the newest), in any experiment of the
-    store, found by the ``mmml_ext.run`` param that ``TrackerHook`` logs."""
+def _training_runs(client, run_names: Sequence[str]) -> Dict[str, List[str]]:
+    """Run name -> the MLflow run ids of its training and testing (newest first), in any
+    experiment of the store, found by the ``mmml_ext.run`` param that ``TrackerHook`` logs."""
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:
         return {}
@@ -222,9 +224,9 @@ def _training_runs(client, run_names: Sequence[str]) -> Dict[str, str]:
         if "'" in name:
             continue  # MLflow's filter language has no escape for it
         runs = client.search_runs(experiments, filter_string=f"params.`{key}` = '{name}'",
-                                  order_by=['attributes.start_time DESC'], max_results=1)
+                                  order_by=['attributes.start_time DESC'], max_results=20)
         if runs:
-            found[name] = runs[0].info.run_id
+            found[name] = [run.info.run_id for run in runs]
     return found
 
 
