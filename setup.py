@@ -34,6 +34,10 @@ setup(
     install_requires=read_requirements('runtime.txt') + [
         'mmengine>=0.10.0,<1.0.0',
         'mmpretrain>=1.2.0,<1.3.0',
+        # mmengine's config loader resolves `mmpretrain::_base_/...` with pkg_resources,
+        # which setuptools 81 and later no longer ship: without this bound no mmpretrain
+        # base loads after `pip install -e .` into a current environment
+        'setuptools<81',
     ],
     extras_require={'tests': read_requirements('tests.txt') + read_requirements('deploy.txt')
                     + read_requirements('trackers.txt'),

@@ -165,3 +165,24 @@ def test_snippet_pasted_onto_mmpretrain_bases_trains_tests_and_resumes(snippet, 
     resumed = run(cfg, tmp_path, resume=True, train_cfg=dict(max_epochs=2))
     resumed.train()
     assert resumed.epoch == 2 and (tmp_path / 'epoch_2.pth').is_file()
+
+
+def test_the_readme_config_pasted_whole_trains_validates_and_tests_on_another_split(data,
+                                                                                   tmp_path):
+    [code] = [code for where, code in python_blocks()
+              if where.startswith('README.md') and code.startswith('_base_ = [')]
+    path = tmp_path / 'my_config.py'
+    path.write_text(code)  # pasted whole, onto mmpretrain's bases as it names them
+    cfg = Config.fromfile(str(path))
+    assert all(base.startswith('mmpretrain::') for base in ast.literal_eval(
+        code.split('=', 1)[1].split(']', 1)[0] + ']'))
+    # validation tunes on one split, the test reads another
+    assert (cfg.val_dataloader.dataset.split, cfg.test_dataloader.dataset.split) == ('val', 'test')
+    sized_for_a_test(cfg, data)
+    run(cfg, tmp_path).train()
+    checkpoint = tmp_path / 'epoch_1.pth'
+    tuned = thresholds_file.from_checkpoint(torch.load(checkpoint))
+    assert tuned is not None and tuned.tuned_on == 'val_epoch_1'
+    metrics = run(cfg, tmp_path / 'test', load_from=str(checkpoint)).test()
+    for key in ('mAP', 'CF1', 'OF1', 'CF1_valtuned', 'OF1_valtuned'):
+        assert 0 <= metrics[f'multi-label/{key}'] <= 100, key
