@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -285,12 +286,23 @@ def test_sweep_with_seeds_then_compare_against_a_baseline(tmp_path):
             'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
             'train_cfg.max_epochs=1']
     sweep = run_tool('sweep.py', BCE, ASL, '--work-root', tmp_path / 'sweep', '--seeds', '0,1',
-                     '--cfg-options', *tiny, '--log-to', 'tensorboard', timeout=900,
+                     '--cfg-options', *tiny, '--log-to', 'tensorboard',
+                     '--baseline', 'resnet18_shapes-lt_bce', timeout=900,
                      env=dict(COLUMNS='1000'))  # paths on one line
     board = tmp_path / 'sweep' / 'comparison' / 'tensorboard'
     assert f'--log-to tensorboard:{board}: 2 settings' in sweep.stdout
     assert {p.name for p in board.iterdir()} == {'resnet18_shapes-lt_asl',
                                                  'resnet18_shapes-lt_bce', 'report'}
+    # the sweep's own answer: one block per setting, its difference from the baseline judged
+    lines = sweep.stdout.splitlines()
+    asl = lines.index('resnet18_shapes-lt_asl  seeds: 2')
+    assert lines[asl + 1].lstrip().startswith('mAP ')
+    assert re.search(r' [+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\] (better|worse|within noise)$',
+                     lines[asl + 1]), lines[asl + 1]
+    summary = (tmp_path / 'sweep' / 'comparison' / 'summary.md').read_text()
+    headings = [line for line in summary.splitlines() if line.startswith('## ')]
+    assert headings[0] == '## Verdict against resnet18_shapes-lt_bce'
+    assert headings.index('## Runs') > headings.index('## Test, with intervals')
     names = sorted(p.name for p in (tmp_path / 'sweep').iterdir() if p.name != 'comparison')
     assert names == [f'resnet18_shapes-lt_{loss}_seed-{s}' for loss in ('asl', 'bce')
                      for s in (0, 1)]

@@ -263,3 +263,28 @@ def test_intervals_the_coverage_study_did_not_verify_say_no_statement(sweep_like
         found = set(stats.no_statement())
         assert flagged <= found and not held & found, num
     stats.num_images = N
+
+
+def test_summary_md_and_the_terminal_lead_with_each_settings_verdict(sweep_like, capsys):
+    from rich.console import Console
+    from mmml_ext.experiments.verdicts import lead_table
+    root = sweep_like['root']
+    lines = (root / 'report' / 'summary.md').read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith('## '))
+    assert lines[first] == '## Verdict against bce'
+    rows = {row['run']: row for row in sweep_like['result'].rows}
+    asl = rows['asl_seed-0']
+    delta, low, high = (float(asl[f'delta_test_mAP{s}']) for s in ('', '_ci_low', '_ci_high'))
+    said = 'better' if low > 0 else 'worse' if high < 0 else 'within noise'
+    row = next(line for line in lines[first:] if line.startswith('| asl |'))
+    assert f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] **{said}**' in row
+    assert row.split(' | ')[1] == '3'  # seeds
+    base_row = next(line for line in lines[first:] if line.startswith('| bce |'))
+    assert 'baseline' in base_row
+    # the terminal: the setting's name whole on its line, then its metrics at 80 columns
+    console = Console(width=80, file=None, color_system=None)
+    console.print(lead_table(sweep_like['result'].statistics))
+    printed = capsys.readouterr().out.splitlines()
+    at = printed.index('asl  seeds: 3')
+    assert printed[at + 1].split()[0] == 'mAP'
+    assert printed[at + 1].endswith(f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] {said}')

@@ -3,12 +3,14 @@
     python tools/sweep.py CONFIG [CONFIG ...] --work-root DIR
         [--grid KEY=V1,V2 ...] [--seeds S1,S2 ...] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm}] [--gpus N] [--partition P] [--amp]
+        [--baseline SETTING] [--log-to mlflow[:EXP] tensorboard[:DIR]]
 
 Each run trains in ``DIR/<config name>[_<key>-<value>...]`` and then tests
 its last checkpoint there (``_seed-<s>`` added with ``--seeds``). Running the same command again skips finished
 runs, resumes an interrupted one from its last checkpoint, and starts the
 rest; ``--dry-run`` lists the plan. The sweep ends with the comparison of
-all its runs (``tools/compare.py``) in ``DIR/comparison``.
+all its runs (``tools/compare.py``) in ``DIR/comparison``: with ``--baseline SETTING``,
+each setting's difference from it, with its interval and verdict, first.
 """
 import argparse
 import os.path as osp
@@ -41,6 +43,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-test', action='store_true', help='train only')
     parser.add_argument('--seeds', metavar='S1,S2', help='run every setting once per training '
                         'seed (randomness.seed), in <run>_seed-<s>; the comparison groups them')
+    parser.add_argument('--baseline', help='a setting (or run) the comparison at the end '
+                        'compares every setting with: differences, their intervals and verdicts, '
+                        'as tools/compare.py --baseline')
     parser.add_argument('--log-to', nargs='+', default=[], metavar='TRACKER[:WHERE]',
                         help='also log the comparison to mlflow[:EXPERIMENT] and / or '
                         'tensorboard[:DIR], as tools/compare.py does')
@@ -88,7 +93,7 @@ def main() -> None:
             progress.advance(task)
     console.print(f'sweep took {time.perf_counter() - start:.0f} s')
     comparison = compare_runs([o.work_dir for o in outcomes if osp.isdir(o.work_dir)],
-                              comparison_dir, console=console)
+                              comparison_dir, console=console, baseline=args.baseline)
     for failure, line in log_lines(log_comparison(comparison, targets, args.tracking_uri)):
         console.print(line, style='red' if failure else None, highlight=False, markup=False)
     failed = [o.spec.name for o in outcomes if o.status == 'failed']

@@ -14,6 +14,7 @@ from .run_records import RunRecord, is_run_dir, read_run
 from .statistics import ComparisonStatistics, compare_statistics, statistics_cells
 from .statistics_plots import STATISTICS_PLOTS
 from .summary import SUMMARY_CSV, SUMMARY_MD, rich_table, summary_row, write_csv, write_markdown
+from .verdicts import lead_table
 
 
 @dataclass
@@ -115,6 +116,9 @@ def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] 
         for note in notes + (stats.notes if stats is not None else []):
             console.print(f'[yellow]{note}[/]', highlight=False)
         console.print(rich_table(rows, width=console.width))  # names whole at any width
+        lead = lead_table(stats) if stats is not None else None
+        if lead is not None:  # the answer last, where the eye lands when the tool ends
+            console.print(lead)
         for row in rows:
             if row['missing']:
                 console.print(f'[yellow]{row["run"]}[/]: {row["missing"]}')

@@ -28,6 +28,7 @@ from ..evaluation.prf_metrics import VALTUNED_SUFFIX
 from ..evaluation.threshold_tuning import TUNED_SUFFIX
 from .run_records import RunRecord
 from .statistics import ComparisonStatistics, statistics_columns, statistics_markdown
+from .verdicts import lead_markdown
 
 #: The files of a comparison.
 SUMMARY_CSV = 'summary.csv'
@@ -171,7 +172,8 @@ def markdown_table(rows: Sequence[dict], split: str) -> str:
 
 def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = (),
                    stats: Optional[ComparisonStatistics] = None) -> None:
-    """``summary.md``: runs, then one table per split that any run has, then the statistics."""
+    """``summary.md``: one row per setting with its verdict against the baseline, the
+    statistics in full, then the runs and one table per split that any run has."""
     parts = ['# Experiment comparison', '',
              'Values in percent. *tuned*: in the validation tables at thresholds tuned on that '
              'same validation data (optimistic); in the test table at the thresholds tuned on '
@@ -185,11 +187,14 @@ def write_markdown(rows: Sequence[dict], path: str, plots: Sequence[str] = (),
             'missing')) + ' |')
     titles = dict(test='Test (last checkpoint)', last='Validation, last evaluation',
                   best='Validation, best-mAP evaluation')
+    runs = parts[parts.index('## Runs'):]
+    parts = parts[:parts.index('## Runs')]
+    if stats is not None and stats.settings:  # the answer first, then how it was reached
+        parts += lead_markdown(stats)[1:] + statistics_markdown(stats) + ['']
+    parts += runs
     for split in ('test', 'last', 'best'):
         if any(row[f'{split}_mAP'] != '' for row in rows):
             parts += ['', f'## {titles[split]}', '', markdown_table(rows, split)]
-    if stats is not None and stats.settings:
-        parts += statistics_markdown(stats)
     if plots:
         parts += ['', '## Plots', '']
         parts += [f'![{osp.splitext(p)[0]}]({p})' for p in plots]
