@@ -394,3 +394,44 @@ def test_step_unit_follows_how_mmengine_logged_the_metrics():
     by_epoch = Config(dict(train_cfg=dict(by_epoch=True, max_epochs=3)))
     assert step_unit(RunRecord('a', '.', config=by_iter)) == 'iteration'
     assert step_unit(RunRecord('b', '.', config=by_epoch)) == 'epoch'
+
+
+@pytest.mark.parametrize('width', [120, 48])
+def test_a_run_without_a_test_shows_its_last_validation_marked(width):
+    rows = summary_rows(['tested', 'untested'])
+    for key in list(rows[1]):
+        if key.startswith('test_'):
+            rows[1][key] = ''  # as summary_row leaves a run that was never tested
+    lines = printed(rich_table(rows, width=width), width)
+    text = ' '.join(' '.join(lines).split())
+    assert '(val): not tested, its last validation' in text
+    at = next(i for i, line in enumerate(lines) if 'untested (val)' in line)
+    shown = ' '.join(lines[at:at + 2])
+    assert f'{rows[1]["last_mAP"]:.1f}' in shown and '–' not in shown.split()[2:3]
+    tested = next(line for line in lines if line.split()[:1] == ['tested'])
+    assert '(val)' not in tested
+
+
+def test_curves_of_a_single_validation_have_integer_ticks(tmp_path, monkeypatch):
+    from mmml_ext.experiments import plots
+    from mmml_ext.experiments.run_records import read_run
+    run = write_run(tmp_path, 'once', {2: dict(mAP=40.0, mAP_tail=10.0, CF1=30.0, OF1=35.0)})
+    figures = []
+    real_close = plots.plt.close
+    monkeypatch.setattr(plots.plt, 'close', lambda fig=None: figures.append(fig) or
+                        real_close(fig))
+    assert plots.plot_curves([read_run(str(run))], str(tmp_path)) == 'curves.png'
+    [figure] = [f for f in figures if f is not None]
+    for ax in figure.axes[:4]:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert 2 in ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_what_several_runs_lack_is_said_once_naming_them():
+    from mmml_ext.experiments.report import missing_lines
+    rows = [dict(run='a', missing='test lacks CP_top3 OF1_top3; no dumped config'),
+            dict(run='b', missing='test lacks CP_top3 OF1_top3'),
+            dict(run='c', missing='')]
+    assert missing_lines(rows) == ['test lacks CP_top3 OF1_top3: 2 runs (a, b)',
+                                   'a: no dumped config']

@@ -444,3 +444,27 @@ def test_statistics_repeat_the_settings_the_test_used(trained, tmp_path):
              'subset_accuracy': 'subset_accuracy', 'ECE': 'ECE'}
     for ours, key in names.items():
         assert point[ours] == pytest.approx(logged[f'multi-label/{key}'], abs=1e-3), ours
+
+
+def test_a_test_names_its_checkpoint_and_where_its_thresholds_come_from(tmp_path):
+    """Validated at epoch 2 only: testing epoch 1 says why it has no thresholds (that epoch
+    was not validated) and which checkpoint; testing epoch 2 says which it uses."""
+    train_dir = tmp_path / 'run'
+    cfg = small_config(train_dir, train_cfg=dict(max_epochs=2, val_interval=2))
+    cfg.default_hooks.checkpoint.pop('save_best')
+    Runner.from_cfg(cfg).train()
+
+    def test_log(checkpoint: str) -> str:
+        test_dir = tmp_path / f'test_{checkpoint}'
+        Runner.from_cfg(small_config(test_dir, load_from=str(train_dir / checkpoint))).test()
+        [log] = test_dir.glob('*/*.log')
+        return ' '.join(log.read_text().split())
+
+    first = test_log('epoch_1.pth')
+    assert (f'no thresholds were tuned for the weights under evaluation, checkpoint '
+            f'{train_dir / "epoch_1.pth"} (epoch 1), (its epoch 1 was not validated, while its '
+            f'run tuned thresholds at val_epoch_2 ({train_dir / "thresholds.json"})') in first
+    second = test_log('epoch_2.pth')
+    assert (f'test: checkpoint {train_dir / "epoch_2.pth"} (epoch 2) at the thresholds tuned at '
+            'val_epoch_2 (carried by the checkpoint)') in second
+    assert 'no thresholds were tuned' not in second

@@ -41,7 +41,7 @@ Examples:
 """
 import logging
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dist import is_main_process
@@ -224,6 +224,13 @@ class RunFactsHook(Hook):
             class_stats=stats,
             # the weights under evaluation are a checkpoint's only when not training
             tuned_thresholds=None if self.training else self.loaded_thresholds)
+        if not self.training:
+            context.weights, context.no_thresholds_because = self._describe_weights(runner)
+            if self.loaded_thresholds is not None and any(
+                    getattr(getattr(m, 'thresholds', None), 'is_tuned', False) for m in metrics):
+                _log(f'{split}: {context.weights or "the loaded weights"} at the thresholds '
+                     f'tuned at {self.loaded_thresholds.tuned_on or "?"} (carried by the '
+                     'checkpoint)')
         for metric in metrics:
             metric.set_eval_context(context)
         self._contexts[split] = context
@@ -235,6 +242,27 @@ class RunFactsHook(Hook):
                     f'{split} evaluator: {missing}. Give missing_thresholds=\'warn\' to leave '
                     'its keys out instead')
         self._give_head_thresholds(runner, context)
+
+    def _describe_weights(self, runner) -> Tuple[Optional[str], Optional[str]]:
+        """(``checkpoint PATH (epoch E)``, why it has no tuned thresholds) of the loaded
+        weights; the cause is known when its run tuned thresholds at another evaluation (its
+        ``thresholds.json`` beside it): that epoch was not validated."""
+        path = (getattr(runner, 'cfg', None) or {}).get('load_from')
+        if not path:
+            return None, None
+        epoch, iteration = self.loaded_step
+        step = f'epoch {epoch}' if epoch else f'iteration {iteration}'
+        weights = f'checkpoint {path} ({step})'
+        if self.loaded_thresholds is not None:
+            return weights, None
+        try:
+            beside = thresholds_file.read(thresholds_file.path_in(osp.dirname(str(path))))
+        except (OSError, ValueError):
+            return weights, None
+        return weights, (f'its {step} was not validated, while its run tuned thresholds at '
+                         f'{beside.tuned_on} ({thresholds_file.path_in(osp.dirname(str(path)))}): '
+                         'test the checkpoint of a validated epoch, or validate at this one '
+                         '(train_cfg.val_interval)')
 
     def _end(self, split: str, evaluator) -> Optional[EvalContext]:
         context = self._contexts.pop(split, None)

@@ -12,7 +12,9 @@ Metrics are built before training and see only their data samples. An
   (``thresholds='tuned'``), known when the weights come from a checkpoint;
 - ``rows``: the shared :class:`EvaluationRows`;
 - ``iteration``: training iterations done (pairs tuned thresholds with the
-  checkpoint of the same weights).
+  checkpoint of the same weights);
+- ``weights`` (and ``no_thresholds_because``): the checkpoint under evaluation, named
+  in messages (and why it carries no tuned thresholds, when the run knows).
 
 What the metrics produce for the run (the per-class report, the tuned
 thresholds) is written through the context, into one directory: the metric's
@@ -47,6 +49,11 @@ class EvalContext:
     produced_thresholds: Optional[TunedThresholds] = None
     #: where the predictions were saved after a metric failed
     saved_predictions: Optional[str] = None
+    #: the weights under evaluation, for messages: ``checkpoint work_dirs/x/epoch_1.pth
+    #: (epoch 1)``; None while training (the weights being trained)
+    weights: Optional[str] = None
+    #: why no thresholds were tuned for those weights, when the run knows it
+    no_thresholds_because: Optional[str] = None
     #: per-class columns other metrics add to the report (e.g. AUROC's ``auroc``)
     report_columns: Dict[str, List[Optional[float]]] = field(default_factory=dict)
     #: the report as written in this evaluation: (out_dir, header, rows)

@@ -109,10 +109,13 @@ class _PredictionMetric(BaseMultiLabelMetric):
         """Why the ``thresholds`` are not available here, or None when they are."""
         if self.thresholds is None:
             return None
-        if self.thresholds.is_tuned and self.context.tuned_thresholds is None:
-            return ('no thresholds were tuned for the weights under evaluation (they travel '
-                    'in the checkpoint: validate with TunedThresholdF1 while training, with '
-                    "dict(type='RunFactsHook') in custom_hooks)")
+        context = self.context
+        if self.thresholds.is_tuned and context.tuned_thresholds is None:
+            weights = f', {context.weights},' if context.weights else ''
+            because = context.no_thresholds_because or (
+                'they travel in the checkpoint: validate with TunedThresholdF1 while training, '
+                "with dict(type='RunFactsHook') in custom_hooks")
+            return f'no thresholds were tuned for the weights under evaluation{weights} ({because})'
         if self.thresholds.is_file:
             try:
                 path = self.thresholds.file_path(self.context.work_dir)

@@ -151,6 +151,9 @@ def plot_curves(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
             ax.text(0.5, 0.5, f'no run logged {metric}', transform=ax.transAxes, ha='center',
                     va='center', color='0.4')
             ax.set_yticks([])
+    drawn = [x for ax in axes.flat for line in ax.lines for x in line.get_xdata()]
+    if drawn and max(drawn) - min(drawn) < 1:  # one evaluation: integer ticks around it
+        axes[0][0].set_xlim(min(drawn) - 1, max(drawn) + 1)
     xlabel = ("training progress (% of each run's epochs or iterations)" if mixed else
               known.pop() if known else 'evaluation step (epoch or iteration)')
     for ax in axes[1]:

@@ -60,6 +60,17 @@ def find_run_dirs(paths: Sequence[str]) -> Tuple[List[str], List[str]]:
     return found, notes
 
 
+def missing_lines(rows: Sequence[dict]) -> List[str]:
+    """What runs lack, a line per fact: one that several runs share (``test lacks CP_top3
+    ...``: a metric their evaluators did not have) is said once, with the runs named."""
+    runs_of: dict = {}
+    for row in rows:
+        for part in filter(None, str(row['missing']).split('; ')):
+            runs_of.setdefault(part, []).append(row['run'])
+    return [f'{runs[0]}: {part}' if len(runs) == 1 else f'{part}: {len(runs)} runs '
+            f'({", ".join(runs)})' for part, runs in runs_of.items()]
+
+
 def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] = None,
                  baseline: Optional[str] = None, bootstrap: int = 1000,
                  seed: int = 0) -> Comparison:
@@ -119,9 +130,8 @@ def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] 
         lead = lead_table(stats) if stats is not None else None
         if lead is not None:  # the answer last, where the eye lands when the tool ends
             console.print(lead)
-        for row in rows:
-            if row['missing']:
-                console.print(f'[yellow]{row["run"]}[/]: {row["missing"]}')
+        for line in missing_lines(rows):
+            console.print(line, style='yellow', highlight=False, markup=False)
         console.print(f'Report: {out_dir}/{SUMMARY_CSV}, {SUMMARY_MD}, {", ".join(plots)}')
         for name in PLOTS:
             if name in failures:

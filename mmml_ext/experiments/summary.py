@@ -207,6 +207,18 @@ def main_split(rows: Sequence[dict]) -> str:
     return 'test' if any(row['test_mAP'] != '' for row in rows) else 'last'
 
 
+#: marks a run shown by its last validation in a table of tests (it has no test)
+UNTESTED_MARK = ' (val)'
+
+
+def row_split(row: dict, split: str) -> Tuple[str, str]:
+    """(split, mark) a row is shown by: in a table of tests, a run without a test shows its
+    last validation, its name marked (the documented rule: test, else last validation)."""
+    if split == 'test' and row['test_mAP'] == '' and row['last_mAP'] != '':
+        return 'last', UNTESTED_MARK
+    return split, ''
+
+
 def _fits(table: Table, width: int) -> bool:
     """Whether ``table`` renders at its natural width (nothing squeezed) in ``width`` columns."""
     wide = Console(width=10 * width, file=io.StringIO(), color_system=None)  # not clamped
@@ -223,18 +235,21 @@ def _horizontal_table(rows: Sequence[dict], split: str, shown: Sequence[Tuple[st
     for title_, _ in shown:
         table.add_column(title_, justify='right', no_wrap=True)
     for row in rows:
-        table.add_row(row['run'], *(_cell(row[f'{split}_{metric}']) for _, metric in shown))
+        own, mark = row_split(row, split)
+        table.add_row(row['run'] + mark, *(_cell(row[f'{own}_{metric}']) for _, metric in shown))
     return table
 
 
 def _vertical_blocks(rows: Sequence[dict], split: str, title: str, width: int) -> Group:
     """One block per run: its name on a line, then ``title value`` pairs packed to ``width``."""
-    items = [[f'{t} {_cell(row[f"{split}_{m}"])}' for t, m in TERMINAL_COLUMNS] for row in rows]
+    splits = [row_split(row, split) for row in rows]
+    items = [[f'{t} {_cell(row[f"{own}_{m}"])}' for t, m in TERMINAL_COLUMNS]
+             for row, (own, _) in zip(rows, splits)]
     cell = max(len(item) for run in items for item in run) + 3
     per_line = max(1, (width - 2) // cell)
     parts = [Text(title, style='italic', justify='left')]
-    for row, run in zip(rows, items):
-        parts.append(Text(row['run'], style='bold', overflow='fold', no_wrap=False))
+    for row, run, (_, mark) in zip(rows, items, splits):
+        parts.append(Text(row['run'] + mark, style='bold', overflow='fold', no_wrap=False))
         for start in range(0, len(run), per_line):
             line = ''.join(item.ljust(cell) for item in run[start:start + per_line])
             parts.append(Text('  ' + line.rstrip(), no_wrap=True, overflow='crop'))
@@ -264,6 +279,8 @@ def rich_table(rows: Sequence[dict], split: Optional[str] = None,
     split = split or main_split(rows)
     name = dict(test='test', last='last validation', best='best-mAP validation')[split]
     title = f'Runs compared ({name}, percent; all columns in summary.md)'
+    if any(row_split(row, split)[1] for row in rows):
+        title += f'; {UNTESTED_MARK.strip()}: not tested, its last validation'
     for count in range(len(TERMINAL_PRIORITY), MIN_TERMINAL_COLUMNS - 1, -1):
         kept = set(TERMINAL_PRIORITY[:count])
         shown = [(t, m) for t, m in TERMINAL_COLUMNS if m in kept]
