@@ -435,3 +435,68 @@ def test_what_several_runs_lack_is_said_once_naming_them():
             dict(run='c', missing='')]
     assert missing_lines(rows) == ['test lacks CP_top3 OF1_top3: 2 runs (a, b)',
                                    'a: no dumped config']
+
+
+def test_a_settings_seeds_are_drawn_as_one_mean_with_their_spread(tmp_path, caught_figures):
+    """Two settings of two seeds: one legend entry per setting in every figure, the points at
+    the seeds' mean (recomputed here from the faked values) and the spread from the lowest to
+    the highest seed."""
+    rng = np.random.default_rng(4)
+    root, made = tmp_path / 'runs', {}
+    for setting, quality in (('bce', 0.3), ('asl', 0.6)):
+        for seed in (0, 1):
+            name = f'{setting}_seed-{seed}'
+            val = {e: fake_metrics(rng, quality * e / EPOCHS, True, test=False)
+                   for e in range(1, EPOCHS + 1)}
+            test, classes = fake_metrics(rng, quality, True, test=True), fake_classes(rng, quality, 2)
+            run = write_run(root, name, val, test, classes)
+            (run / 'sweep_run.json').write_text(json.dumps(dict(
+                name=name, config=f'{name}.py', grid={}, cfg_options=[], seed=seed,
+                setting=setting, stages={})))
+            made[name] = dict(val=val, test=test, classes=classes)
+    result = compare_runs([str(root)], str(tmp_path / 'report'))
+    assert {'curves.png', 'precision_recall.png', 'per_class_ap.png', 'group_map.png'} <= set(
+        result.plots)
+    for name, fig in caught_figures.items():
+        assert legend_texts(fig) == ['asl (mean of 2 seeds)', 'bce (mean of 2 seeds)'], name
+
+    # the runs are read in name order: asl first
+    # curves: the line is the seeds' mean at each epoch, the band their range
+    ax = caught_figures['curves.png'].axes[0]  # validation mAP
+    for line, band, setting in zip(ax.lines, ax.collections, ('asl', 'bce')):
+        seeds = [[made[f'{setting}_seed-{s}']['val'][e]['mAP'] for s in (0, 1)]
+                 for e in range(1, EPOCHS + 1)]
+        assert list(line.get_xdata()) == list(range(1, EPOCHS + 1))
+        assert line.get_ydata() == pytest.approx([np.mean(v) for v in seeds])
+        outline = band.get_paths()[0].vertices[:, 1]
+        assert min(outline) == pytest.approx(min(map(min, seeds)))
+        assert max(outline) == pytest.approx(max(map(max, seeds)))
+
+    # precision / recall: the filled marker at the seeds' mean CR, CP; each seed a small mark
+    ax = caught_figures['precision_recall.png'].axes[0]
+    offsets = [c.get_offsets() for c in ax.collections]
+    asl = [made[f'asl_seed-{s}']['test'] for s in (0, 1)]
+    assert list(offsets[0][0]) == pytest.approx([np.mean([t['CR'] for t in asl]),
+                                           np.mean([t['CP'] for t in asl])])
+    np.testing.assert_allclose(sorted(map(tuple, offsets[1])),
+                               sorted((t['CR'], t['CP']) for t in asl))
+
+    # per-class AP: a dot per class at the seeds' mean, a line from the lowest to the highest
+    ax = caught_figures['per_class_ap.png'].axes[0]
+    aps = [[made[f'asl_seed-{s}']['classes'][c]['ap'] for s in (0, 1)]
+           for c in range(len(TRAIN_COUNTS) - 2)]
+    dots, spread = ax.collections[:2]  # asl's dots, then its spread lines
+    assert list(dots.get_offsets()[:, 1]) == pytest.approx([np.mean(a) for a in aps])
+    segments = spread.get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segments], [(min(a), max(a)) for a in aps])
+
+    # group mAP: bars at the seeds' mean, each seed a dot
+    ax = caught_figures['group_map.png'].axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    tests = {g: [[made[f'{setting}_seed-{s}']['test'][f'mAP_{g}'] for s in (0, 1)]
+                 for setting in ('bce', 'asl')] for g in ('head', 'medium', 'tail')}
+    assert heights == pytest.approx([np.mean(tests[g][i]) for i in (1, 0)
+                                     for g in ('head', 'medium', 'tail')])
+    seed_dots = sorted(y for c in ax.collections for _, y in c.get_offsets())
+    assert seed_dots == pytest.approx(sorted(v for g in tests.values() for pair in g
+                                             for v in pair))

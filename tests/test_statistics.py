@@ -288,3 +288,28 @@ def test_summary_md_and_the_terminal_lead_with_each_settings_verdict(sweep_like,
     at = printed.index('asl  seeds: 3')
     assert printed[at + 1].split()[0] == 'mAP'
     assert printed[at + 1].endswith(f'{delta:+.1f} [{low:+.1f}, {high:+.1f}] {said}')
+
+
+def test_differences_plot_shows_each_seed_beside_the_interval(sweep_like, tmp_path, monkeypatch):
+    from mmml_ext.experiments import statistics_plots
+    caught = {}
+    monkeypatch.setattr(statistics_plots, '_save', lambda fig, out, name: caught.setdefault(
+        name, fig) and name)
+    stats, target = sweep_like['result'].statistics, sweep_like['target']
+    assert statistics_plots.plot_differences(stats, str(tmp_path)) == 'differences.png'
+    fig = caught['differences.png']
+    ax = next(ax for ax in fig.axes if ax.get_title() == 'mAP')
+    crosses = [c for c in ax.collections if len(c.get_offsets()) == 3]
+    assert len(crosses) == 1, 'one row of seed marks for the one other setting'
+
+    def map_of(name):
+        return independent_replicates(sweep_like['runs'][name], target, [np.arange(N)])['mAP'][0]
+
+    base_mean = np.mean([map_of(f'bce_seed_{s}') for s in (0, 1, 2)])
+    expected = sorted(map_of(f'asl_seed_{s}') - base_mean for s in (0, 1, 2))
+    assert sorted(crosses[0].get_offsets()[:, 0]) == pytest.approx(expected, abs=1e-6)
+    delta, low, high = stats.deltas['asl']['mAP']
+    assert low <= np.mean(expected) <= high  # the mean difference sits inside its interval
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "a seed: its value - the baseline's mean" in legend
+    statistics_plots.plt.close(fig)

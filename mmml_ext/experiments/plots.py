@@ -10,9 +10,12 @@
   a setting helps the tail;
 - ``group_map.png``: head / medium / tail mAP per run.
 
-A run keeps its color and marker in every figure; the legends sit outside the
-axes. What a figure leaves out (a run without the data, a class without AP)
-is said in the figure. Each function returns the file name it wrote, or None
+The runs of one setting (a sweep's seeds) are drawn as one: their mean, with
+their spread (the band or bar from the lowest to the highest seed, or each
+seed as a small mark), and one legend entry per setting that says how many
+seeds it averages. A setting keeps its color and marker in every figure; the
+legends sit outside the axes. What a figure leaves out (a run without the
+data, a class without AP) is said in the figure. Each function returns the file name it wrote, or None
 when no run has the data (:data:`PLOT_NEEDS` says what that is).
 """
 import os.path as osp
@@ -38,11 +41,47 @@ _MAX_LABELLED_CLASSES = 60
 
 
 def _styles(records: Sequence[RunRecord]) -> Dict[str, Tuple[tuple, str]]:
-    """Run name -> (color, marker), by the run's place among all runs, the same in every figure."""
-    colors = plt.get_cmap('tab10' if len(records) <= 10 else 'tab20')(
-        np.arange(len(records)) % 20)
-    return {r.name: (tuple(c), _MARKERS[i % len(_MARKERS)])
-            for i, (r, c) in enumerate(zip(records, colors))}
+    """Setting -> (color, marker), by the setting's place among all runs' settings, the same in
+    every figure, whichever of its seeds a figure shows (look it up with :func:`_style`)."""
+    names = list(dict.fromkeys(_setting_of(r) for r in records))
+    colors = plt.get_cmap('tab10' if len(names) <= 10 else 'tab20')(np.arange(len(names)) % 20)
+    return {name: (tuple(c), _MARKERS[i % len(_MARKERS)])
+            for i, (name, c) in enumerate(zip(names, colors))}
+
+
+def _setting_of(record: RunRecord) -> str:
+    return record.setting or record.name
+
+
+def _style(styles: Dict[str, Tuple[tuple, str]], runs: Sequence[RunRecord]) -> Tuple[tuple, str]:
+    """(color, marker) of the setting of ``runs``."""
+    return styles[_setting_of(runs[0])]
+
+
+def by_setting(records: Sequence[RunRecord]) -> List[Tuple[str, List[RunRecord]]]:
+    """The runs grouped by setting (their seeds), settings in the order of their first run.
+
+    A setting of one run is named by its run (the name a user gave or the sweep wrote); a
+    setting of several runs by the setting's name.
+    """
+    groups: Dict[str, List[RunRecord]] = {}
+    for record in records:
+        groups.setdefault(_setting_of(record), []).append(record)
+    return [(runs[0].name if len(runs) == 1 else setting, runs) for setting, runs in groups.items()]
+
+
+def _setting_label(name: str, runs: Sequence[RunRecord], said: Sequence[str] = ()) -> str:
+    """The legend entry of a setting: its name, how many seeds its mean is of, and ``said``."""
+    said = ([f'mean of {len(runs)} seeds'] if len(runs) > 1 else []) + list(said)
+    return f'{name} ({"; ".join(said)})' if said else name
+
+
+def _spread(values: Sequence[Optional[float]]) -> Optional[Tuple[float, float, float]]:
+    """(mean, lowest, highest) of the values that exist; None when none does."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return float(np.mean(present)), float(min(present)), float(max(present))
 
 
 def _legend_outside(ax_or_fig, handles=None, labels=None, **kwargs):
@@ -59,6 +98,13 @@ def _note(fig, lines: Sequence[str]) -> None:
     if lines:
         fig.text(0.01, -0.01, '\n'.join(lines), ha='left', va='top', fontsize=8, color='0.35',
                  wrap=True)
+
+
+def _spread_note(records: Sequence[RunRecord], how: str) -> List[str]:
+    """The note that says how a setting's seeds are drawn, when some setting has several."""
+    if all(len(runs) == 1 for _, runs in by_setting(records)):
+        return []
+    return [f'a setting of several seeds: the mean of its seeds; {how}']
 
 
 def _left_out(names: Sequence[str], why: str) -> List[str]:
@@ -128,20 +174,28 @@ def plot_curves(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     mixed = len(known) > 1
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     handles, labels = [], []
-    for record in shown:
-        color, marker = styles[record.name]
-        steps = sorted(record.val)
-        scale = 100 / _run_length(record) if mixed else 1
+    for name, runs in by_setting(shown):
+        color, marker = _style(styles, runs)
         line = None
         for ax, (metric, _) in zip(axes.flat, CURVE_METRICS):
-            points = [(s * scale, metric_value(record.val[s], metric, 'val')) for s in steps]
-            points = [(s, v) for s, v in points if v is not None]
-            if points:
-                line, = ax.plot(*zip(*points), marker=marker, ms=4, lw=1.2, color=color)
+            at: Dict[float, List[Optional[float]]] = {}  # step -> the seeds' values
+            for record in runs:
+                scale = 100 / _run_length(record) if mixed else 1
+                for step, values in record.val.items():
+                    at.setdefault(step * scale, []).append(metric_value(values, metric, 'val'))
+            points = [(step, _spread(at[step])) for step in sorted(at)]
+            points = [(step, spread) for step, spread in points if spread is not None]
+            if not points:
+                continue
+            steps, spreads = zip(*points)
+            means, lows, highs = zip(*spreads)
+            line, = ax.plot(steps, means, marker=marker, ms=4, lw=1.2, color=color)
+            if len(runs) > 1:  # the seeds' spread: lowest to highest
+                ax.fill_between(steps, lows, highs, color=color, alpha=0.18, lw=0)
         if line is not None:
-            unit = f' (by {units[record.name] or "unknown step"})' if mixed else ''
+            unit = f'by {units[runs[0].name] or "unknown step"}' if mixed else ''
             handles.append(line)
-            labels.append(record.name + unit)
+            labels.append(_setting_label(name, runs, [unit] if unit else []))
     for ax, (metric, title) in zip(axes.flat, CURVE_METRICS):
         ax.set_title(f'validation {title}')
         ax.set_ylabel('%')
@@ -161,7 +215,8 @@ def plot_curves(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
         ax.tick_params(labelbottom=True)
     fig.tight_layout()
     _legend_outside(fig, handles, labels, bbox_to_anchor=(1.0, 0.97))
-    _note(fig, _left_out([r.name for r in records if not r.val], 'no validation metrics'))
+    _note(fig, _spread_note(shown, 'the band spans its lowest to highest seed') +
+          _left_out([r.name for r in records if not r.val], 'no validation metrics'))
     return _save(fig, out_dir, 'curves.png')
 
 
@@ -177,9 +232,8 @@ def _pr_points(record: RunRecord):
 
 def plot_precision_recall(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     """CP vs CR at 0.5 (filled) and at tuned thresholds (open), with iso-F1 lines."""
-    points = [(r, _pr_points(r)) for r in records]
-    points = [(r, p) for r, p in points if p is not None]
-    if not points:
+    points = {r.name: _pr_points(r) for r in records}
+    if all(p is None for p in points.values()):
         return None
     styles = _styles(records)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
@@ -193,23 +247,34 @@ def plot_precision_recall(records: Sequence[RunRecord], out_dir: str) -> Optiona
                     xytext=(-2, 3), textcoords='offset points', ha='right', va='bottom',
                     bbox=dict(fc='white', ec='none', pad=0.5))
     any_tuned = False
-    for record, (fixed, tuned, _) in points:
-        color, marker = styles[record.name]
-        label = record.name if tuned is not None else f'{record.name} (no tuned thresholds)'
+    for name, runs in by_setting(records):
+        mine = [points[r.name] for r in runs if points[r.name] is not None]
+        if not mine:
+            continue
+        color, marker = _style(styles, runs)
+        fixed = tuple(np.mean([p[0] for p in mine], axis=0))
+        tuned = [p[1] for p in mine if p[1] is not None]
+        tuned = tuple(np.mean(tuned, axis=0)) if tuned else None
+        label = _setting_label(name, runs, [] if tuned is not None else ['no tuned thresholds'])
         ax.scatter(*fixed, color=color, marker=marker, s=45, label=label, zorder=3)
+        if len(mine) > 1:  # each seed, small and pale, around the mean
+            ax.scatter(*zip(*[p[0] for p in mine]), color=color, marker=marker, s=12,
+                       alpha=0.45, zorder=2)
         if tuned is not None:
             any_tuned = True
             ax.scatter(*tuned, facecolors='none', edgecolors=color, marker=marker, s=70,
                        linewidths=1.3, zorder=3)
             ax.annotate('', tuned, fixed, arrowprops=dict(arrowstyle='->', color=color, lw=0.8))
-    splits = sorted({p[2] for _, p in points})
+    splits = sorted({p[2] for p in points.values() if p is not None})
     how = 'filled: threshold 0.5; open: tuned thresholds' if any_tuned else 'at threshold 0.5'
     ax.set(xlim=(0, 100), ylim=(0, 100), xlabel='CR (%)', ylabel='CP (%)',
            title=f'Precision / recall ({" and ".join(splits)})\n{how}')
     ax.grid(alpha=0.3)
     fig.tight_layout()  # the axes keep their size: the legend widens the image
     _legend_outside(ax)
-    _note(fig, _left_out([r.name for r in records if _pr_points(r) is None], 'no CP / CR'))
+    _note(fig, _spread_note([r for r in records if points[r.name] is not None],
+                            'the small marks: its seeds at 0.5') +
+          _left_out([r.name for r in records if points[r.name] is None], 'no CP / CR'))
     return _save(fig, out_dir, 'precision_recall.png')
 
 
@@ -253,6 +318,16 @@ def _mark_groups(ax, classes: Sequence[Tuple[str, Optional[int]]],
             start = i
 
 
+def _class_aps(runs: Sequence[RunRecord]) -> Dict[str, Optional[Tuple[float, float, float]]]:
+    """Class name -> (mean, lowest, highest) AP over the runs (seeds) that have one; None when
+    no run has an AP for the class."""
+    found: Dict[str, List[Optional[float]]] = {}
+    for record in runs:
+        for row in record.per_class:
+            found.setdefault(str(row.get('class_name')), []).append(row.get('ap'))
+    return {name: _spread(values) for name, values in found.items()}
+
+
 def plot_per_class_ap(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     """A dot plot of per-class AP, classes sorted by training images, a marker per run.
 
@@ -268,22 +343,26 @@ def plot_per_class_ap(records: Sequence[RunRecord], out_dir: str) -> Optional[st
     classes = _class_order(usable)
     position = {name: i for i, (name, _) in enumerate(classes)}
     n = len(classes)
+    settings = by_setting(usable)
     fig, ax = plt.subplots(figsize=(min(24, max(9, 0.28 * n + 4)), 5.5))
-    width = 0.7 if len(usable) > 1 else 0.0
-    offsets = np.linspace(-width / 2, width / 2, len(usable)) if len(usable) > 1 else [0.0]
-    no_ap = {r.name: sum(row.get('ap') is None for row in r.per_class) for r in usable}
+    width = 0.7 if len(settings) > 1 else 0.0
+    offsets = np.linspace(-width / 2, width / 2, len(settings)) if len(settings) > 1 else [0.0]
+    aps = {name: _class_aps(runs) for name, runs in settings}
+    no_ap = {name: sum(a is None for a in aps[name].values()) for name, _ in settings}
     same_missing = len(set(no_ap.values())) == 1
     sources = {r.per_class_source for r in usable}
-    for record, offset in zip(usable, offsets):
-        color, marker = styles[record.name]
-        rows = [row for row in record.per_class if row.get('ap') is not None]
-        x = [position[str(row.get('class_name'))] + offset for row in rows]
-        said = [] if len(sources) == 1 else [record.per_class_source]
-        if no_ap[record.name] and not same_missing:
-            said.append(f'{no_ap[record.name]} of {len(record.per_class)} classes without AP')
-        label = f'{record.name} ({"; ".join(said)})' if said else record.name
-        ax.scatter(x, [row['ap'] for row in rows], color=color, marker=marker, s=28, alpha=0.85,
-                   label=label, zorder=3)
+    for (name, runs), offset in zip(settings, offsets):
+        color, marker = _style(styles, runs)
+        shown = [(position[c], spread) for c, spread in aps[name].items() if spread is not None]
+        x = [i + offset for i, _ in shown]
+        said = [] if len(sources) == 1 else sorted({r.per_class_source for r in runs})
+        if no_ap[name] and not same_missing:
+            said.append(f'{no_ap[name]} of {len(aps[name])} classes without AP')
+        ax.scatter(x, [spread[0] for _, spread in shown], color=color, marker=marker, s=28,
+                   alpha=0.85, label=_setting_label(name, runs, said), zorder=3)
+        if len(runs) > 1:  # the seeds' spread of each class: lowest to highest
+            ax.vlines(x, [spread[1] for _, spread in shown], [spread[2] for _, spread in shown],
+                      color=color, lw=1, alpha=0.5, zorder=2)
     for i in range(1, n, 2):  # a band every other class, to tell the columns apart
         ax.axvspan(i - 0.5, i + 0.5, color='0.95', zorder=0)
     bounds = _group_bounds(usable)
@@ -307,7 +386,8 @@ def plot_per_class_ap(records: Sequence[RunRecord], out_dir: str) -> Optional[st
     ax.grid(alpha=0.3, axis='y')
     fig.tight_layout()
     _legend_outside(ax)
-    _note(fig, _left_out([r.name for r in records if r not in usable], 'no per-class AP'))
+    _note(fig, _spread_note(usable, 'the line through a dot spans its lowest to highest seed') +
+          _left_out([r.name for r in records if r not in usable], 'no per-class AP'))
     return _save(fig, out_dir, 'per_class_ap.png')
 
 
@@ -319,34 +399,45 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     come from the configs' ``MeanAP`` (its default where unset), when the runs agree.
     """
     groups = ('mAP_head', 'mAP_medium', 'mAP_tail')
-    bars = []
-    for record in records:
-        values, split = record.final_values()
-        row = [metric_value(values, g, split) for g in groups]
-        if any(v is not None for v in row):
-            bars.append((record.name, row))
+    bars = []  # (setting, its runs with a group mAP, the seeds' values per group)
+    for name, runs in by_setting(records):
+        seeds = []
+        for record in runs:
+            values, split = record.final_values()
+            row = [metric_value(values, g, split) for g in groups]
+            if any(v is not None for v in row):
+                seeds.append((record, row))
+        if seeds:
+            bars.append((name, [r for r, _ in seeds], [[row[j] for _, row in seeds]
+                                                      for j in range(len(groups))]))
     if not bars:
         return None
     styles = _styles(records)
     fig, ax = plt.subplots(figsize=(max(7, 0.5 * len(bars) + 5), 5))
     x = np.arange(len(groups))
     width = 0.8 / len(bars)
-    intervals = {r.name: r.intervals for r in records}
-    for i, (name, row) in enumerate(bars):
-        present = [j for j, v in enumerate(row) if v is not None]
-        heights = [row[j] for j in present]
-        spans = [intervals[name].get(groups[j]) for j in present]
+    any_interval = False
+    for i, (name, runs, per_group) in enumerate(bars):
+        spreads = [_spread(values) for values in per_group]
+        present = [j for j, spread in enumerate(spreads) if spread is not None]
+        heights = [spreads[j][0] for j in present]
+        place = x[present] + (i - (len(bars) - 1) / 2) * width
+        spans = [runs[0].intervals.get(groups[j]) for j in present]
         yerr = None
-        if spans and all(span is not None for span in spans):  # the test's 95 % intervals
+        if len(runs) == 1 and spans and all(span is not None for span in spans):
+            any_interval = True  # one run: the test's 95 % intervals
             yerr = [[max(h - span[1], 0) for h, span in zip(heights, spans)],
                     [max(span[2] - h, 0) for h, span in zip(heights, spans)]]
-        ax.bar(x[present] + (i - (len(bars) - 1) / 2) * width, heights, width,
-               color=styles[name][0], label=name, yerr=yerr, capsize=2,
-               error_kw=dict(lw=0.8, ecolor='0.2'))
+        ax.bar(place, heights, width, color=_style(styles, runs)[0], label=_setting_label(name, runs),
+               yerr=yerr, capsize=2, error_kw=dict(lw=0.8, ecolor='0.2'))
+        if len(runs) > 1:  # each seed a small dot on its setting's bar
+            seeds = [(p, v) for p, j in zip(place, present) for v in per_group[j] if v is not None]
+            ax.scatter(*zip(*seeds), color='0.15', s=8, zorder=3)
     bounds = _group_bounds(records)
     rules = ('', '', '') if bounds is None else (
         f' (> {bounds[1]:g})', f' ({bounds[0]:g} to {bounds[1]:g})', f' (< {bounds[0]:g})')
-    labels = [g + rule + ('' if any(row[j] is not None for _, row in bars) else '\n(no class)')
+    labels = [g + rule + ('' if any(v is not None for _, _, per_group in bars
+                                    for v in per_group[j]) else '\n(no class)')
               for j, (g, rule) in enumerate(zip(('head', 'medium', 'tail'), rules))]
     ax.set_xticks(x, labels)
     ax.set(ylabel='mAP (%)', title='mAP by class frequency group', ylim=(0, 100),
@@ -354,11 +445,12 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     ax.grid(alpha=0.3, axis='y')
     fig.tight_layout()
     _legend_outside(ax)
-    shown = {name for name, _ in bars}
-    bars_note = ['error bars: 95 % paired-bootstrap intervals of the test'] if any(
-        intervals[name] for name in shown) else []
-    _note(fig, bars_note + _left_out([r.name for r in records if r.name not in shown],
-                                     'no head / medium / tail mAP'))
+    shown = [r for _, runs, _ in bars for r in runs]
+    drawn = {r.name for r in shown}
+    bars_note = ['error bars: 95 % paired-bootstrap intervals of the test (a setting of one '
+                 'run)'] if any_interval else []
+    _note(fig, bars_note + _spread_note(shown, 'the dots on its bar are its seeds') +
+          _left_out([r.name for r in records if r.name not in drawn], 'no head / medium / tail mAP'))
     return _save(fig, out_dir, 'group_map.png')
 
 

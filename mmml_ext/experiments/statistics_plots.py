@@ -5,7 +5,9 @@
   15 score bins, with the diagonal of perfect calibration and each run's ECE;
 - ``differences.png``: each setting's difference from the baseline with its
   95 % bootstrap interval, a panel per metric; a difference whose interval
-  crosses 0 (the dashed line) is within noise.
+  crosses 0 (the dashed line) is within noise. Beside the interval of a
+  setting of several seeds, each seed's own difference from the baseline's
+  mean (small crosses): the seed spread that the interval covers.
 
 Each function returns the file name it wrote, or None when there is nothing
 to draw.
@@ -54,6 +56,15 @@ def plot_calibration(stats: ComparisonStatistics, out_dir: str) -> Optional[str]
     return _save(fig, out_dir, 'calibration.png')
 
 
+def _seed_differences(stats: ComparisonStatistics, setting: str, metric: str) -> List[float]:
+    """Each seed of ``setting``: its value of ``metric`` less the baseline's mean over seeds."""
+    points = stats.settings[setting].seed_points.get(metric)
+    base = stats.settings[stats.baseline].point.get(metric)
+    if points is None or base is None:
+        return []
+    return [float(v) - base for v in points]
+
+
 def plot_differences(stats: ComparisonStatistics, out_dir: str) -> Optional[str]:
     """Differences from the baseline with their intervals, a panel per metric."""
     others = [s for s in stats.deltas if s != stats.baseline and stats.deltas[s]]
@@ -76,6 +87,10 @@ def plot_differences(stats: ComparisonStatistics, out_dir: str) -> Optional[str]
             color = colors.get(verdict(metric, low, high, share), '0.75')
             ax.errorbar(delta, y[i], xerr=[[max(delta - low, 0)], [max(high - delta, 0)]],
                         fmt='o', ms=4, color=color, capsize=3)
+            seeds = _seed_differences(stats, setting, metric)
+            if len(seeds) > 1:  # the seeds' spread, just below the interval's row
+                ax.scatter(seeds, np.full(len(seeds), y[i] + 0.25), marker='x', s=14,
+                           color='0.3', lw=0.9, zorder=3)
         ax.axvline(0, color='0.3', lw=1, ls='--')
         lower = ' (lower is better)' if metric in lower_is_better() else ''
         ax.set_title(f'{metric}{lower}', fontsize=9)
@@ -87,6 +102,9 @@ def plot_differences(stats: ComparisonStatistics, out_dir: str) -> Optional[str]
     for ax in axes[-1]:
         ax.set_xlabel(f'difference from {stats.baseline} (points)', fontsize=8)
     handles = [plt.Line2D([], [], color=c, marker='o', ls='', label=v) for v, c in colors.items()]
+    if any(len(stats.settings[s].runs) > 1 for s in others):
+        handles.append(plt.Line2D([], [], color='0.3', marker='x', ls='',
+                                  label="a seed: its value - the baseline's mean"))
     fig.suptitle(f'Against {stats.baseline}: paired bootstrap, {stats.num_replicates} '
                  'replicates, 95 % intervals')
     fig.tight_layout()
