@@ -21,6 +21,7 @@ ONE_GRAPH = {
     'db': dict(type='DistributionBalancedLoss', class_counts=COUNTS, num_images=800),
     'hill': dict(type='HillLoss'),
     'splc': dict(type='SPLCLoss'),
+    'two-way': dict(type='TwoWayMultiLabelLoss'),
 }
 
 

@@ -317,6 +317,9 @@ MASKING_CFGS = [
     dict(type='HillLoss', unknown='ignore'),
     dict(type='SPLCLoss', unknown='ignore'),
 ]
+# a loss of sets (rows and columns) that masks unknown cells: a known cell outside every set
+# that it ranks has no gradient either
+SET_WISE_CFGS = [dict(type='TwoWayMultiLabelLoss')]
 # a documented reading of unknown cells instead of masking them
 READING_CFGS = [dict(type='MultiLabelBCELoss', unknown='negative'),
                 dict(type='MultiLabelBCELoss', unknown='weak'), dict(type='HillLoss'),
@@ -363,14 +366,21 @@ def test_the_preprocessor_keeps_unknown_cells():
     assert torch.equal(torch.stack([s.gt_score for s in data_samples]), scores)
 
 
-@pytest.mark.parametrize('cfg', MASKING_CFGS)
-def test_every_masking_loss_gives_unknown_cells_no_gradient_through_the_head(cfg):
+def gradient_masked_at_unknown_cells(cfg):
+    """(logit gradient, targets) of a head step with ``cfg``, checked: a positive finite loss,
+    no gradient at an unknown cell."""
     data_samples, scores = packed_batch()
     value, grad = head_loss_and_logit_grad(cfg, data_samples)
     unknown = scores == -1
     assert torch.isfinite(value) and value > 0
     assert torch.equal(grad[unknown], torch.zeros(int(unknown.sum())))
-    assert (grad[~unknown] != 0).all()
+    return grad, scores
+
+
+@pytest.mark.parametrize('cfg', MASKING_CFGS)
+def test_every_masking_loss_gives_unknown_cells_no_gradient_through_the_head(cfg):
+    grad, scores = gradient_masked_at_unknown_cells(cfg)
+    assert (grad[scores != -1] != 0).all()
 
 
 @pytest.mark.parametrize('cfg', READING_CFGS)
@@ -380,13 +390,23 @@ def test_losses_that_read_unknown_cells_give_them_a_gradient(cfg):
     assert (grad[scores == -1] != 0).any()
 
 
+@pytest.mark.parametrize('cfg', SET_WISE_CFGS)
+def test_a_set_wise_loss_gives_unknown_cells_no_gradient_through_the_head(cfg):
+    grad, scores = gradient_masked_at_unknown_cells(cfg)
+    positive, negative, unknown = scores == 1, scores == 0, scores == -1
+    # ranked: a cell whose row, or column, holds both a positive and a negative
+    ranked = ((positive.any(1) & negative.any(1))[:, None]
+              | (positive.any(0) & negative.any(0))[None, :]) & ~unknown
+    assert ranked.any() and (grad[ranked] != 0).all()
+
+
 def test_every_plugin_loss_is_covered_by_the_end_to_end_tests():
     from mmml_ext.models import losses
     registered = {name for name in losses.__all__
                   if isinstance(getattr(losses, name), type)
                   and issubclass(getattr(losses, name), losses.MultiLabelLoss)
                   and getattr(losses, name) is not losses.MultiLabelLoss}
-    assert registered == {cfg['type'] for cfg in MASKING_CFGS + READING_CFGS}
+    assert registered == {cfg['type'] for cfg in MASKING_CFGS + READING_CFGS + SET_WISE_CFGS}
 
 
 def test_the_head_refuses_unknown_cells_for_a_loss_that_cannot_mask_them():

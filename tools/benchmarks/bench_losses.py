@@ -11,7 +11,7 @@ It prints one JSON line: the milliseconds per step, and the ratios
 the losses are judged by: ``asl_speedup`` (mmpretrain's AsymmetricLoss over
 ours; goal >= 2), ``asl_vs_bce`` (ours over BCEWithLogits; goal <= 2),
 ``focal_speedup`` (mmpretrain's FocalLoss(gamma=2, alpha=0.25) over ours;
-goal >= 1.5) and ``focal_vs_bce``. ``--losses`` keeps the losses whose names
+goal >= 1.5), ``focal_vs_bce`` and ``two_way_vs_bce`` (goal <= 2). ``--losses`` keeps the losses whose names
 contain one of its comma-separated words (BCE is always kept); a ratio is
 printed when both of its losses ran.
 """
@@ -53,6 +53,7 @@ def losses(num_classes: int) -> Dict[str, Callable]:
         'ours_focal': build(dict(type='MultiLabelFocalLoss', gamma=2.0, alpha=0.25)),
         'ours_cb_focal': build(dict(type='ClassBalancedLoss', class_counts=counts)),
         'ours_db': build(dict(type='DistributionBalancedLoss', class_counts=counts, num_images=2000)),
+        'ours_two_way': build(dict(type='TwoWayMultiLabelLoss')),
     }
 
 
@@ -61,6 +62,7 @@ RATIOS = {  # name: (numerator, denominator)
     'asl_vs_bce': ('ours_asl', 'bce_with_logits'),
     'focal_speedup': ('mmpretrain_focal', 'ours_focal'),
     'focal_vs_bce': ('ours_focal', 'bce_with_logits'),
+    'two_way_vs_bce': ('ours_two_way', 'bce_with_logits'),
 }
 
 

@@ -8,9 +8,10 @@ from .focal_loss import MultiLabelFocalLoss
 from .large_loss import LargeLossRejection
 from .robust_losses import HillLoss, SPLCLoss
 from .training_epoch import EpochAware
+from .two_way_loss import TwoWayMultiLabelLoss
 
 __all__ = [
     'MultiLabelLoss', 'MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
     'DistributionBalancedLoss', 'NeedsClassCounts', 'MultiLabelBCELoss', 'HillLoss', 'SPLCLoss',
-    'LargeLossRejection', 'EpochAware'
+    'LargeLossRejection', 'EpochAware', 'TwoWayMultiLabelLoss'
 ]

@@ -128,6 +128,22 @@ class MultiLabelLoss(nn.Module):
         loss = self.elementwise(logits, target)
         return loss if unknown is None else loss.masked_fill(unknown, 0.0)
 
+    @staticmethod
+    def checked_target(cls_score: torch.Tensor, label: Union[torch.Tensor, Sequence]
+                       ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(targets in [0, 1] with unknown cells set to 0, the mask of unknown cells or None
+        when there are none) of mmpretrain's ``label``, checked against ``cls_score``."""
+        if cls_score.dim() != 2:
+            raise ValueError(f'cls_score must have shape (N, C), got {tuple(cls_score.shape)}')
+        target = as_multilabel_target(label, cls_score)
+        if torch.compiler.is_compiling():
+            return traced_target_check(target)
+        if target.numel():
+            low, high = torch.aminmax(target)  # one pass over the common case
+            if not bool((low >= 0) & (high <= 1)):  # NaN compares False: caught here
+                return check_target_values(target)
+        return target, None
+
     def forward(self,
                 cls_score: torch.Tensor,
                 label: Union[torch.Tensor, Sequence],
@@ -135,18 +151,8 @@ class MultiLabelLoss(nn.Module):
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None,
                 **kwargs) -> torch.Tensor:
-        if cls_score.dim() != 2:
-            raise ValueError(f'cls_score must have shape (N, C), got {tuple(cls_score.shape)}')
         reduction = reduction_override or self.reduction
         check_reduction(reduction)
-        target = as_multilabel_target(label, cls_score)
-        if torch.compiler.is_compiling():
-            target, unknown = traced_target_check(target)
-        else:
-            unknown = None
-            if target.numel():
-                low, high = torch.aminmax(target)  # one pass over the common case
-                if not bool((low >= 0) & (high <= 1)):  # NaN compares False: caught here
-                    target, unknown = check_target_values(target)
+        target, unknown = self.checked_target(cls_score, label)
         loss = self.unknown_aware_loss(cls_score, target, unknown)
         return self.loss_weight * weight_and_reduce(loss, weight, reduction, avg_factor)
