@@ -9,6 +9,7 @@ empty directory, with ``python`` replaced by a function that prints its argument
 line of the same block makes.
 """
 import fnmatch
+import functools
 import importlib.util
 import subprocess
 import sys
@@ -48,13 +49,19 @@ def commands(block: str, cwd) -> list:
     return [line.rstrip(SEP).split(SEP) for line in out.splitlines() if line]
 
 
-def tool_args(tool: str, argv: list, monkeypatch):
-    """``argv`` read by the argument parser of ``tools/<tool>.py``."""
+@functools.lru_cache(maxsize=None)
+def tool_module(tool: str):
+    """``tools/<tool>.py`` loaded once."""
     spec = importlib.util.spec_from_file_location(f'doc_{tool}', REPO / 'tools' / f'{tool}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def tool_args(tool: str, argv: list, monkeypatch):
+    """``argv`` read by the argument parser of ``tools/<tool>.py``."""
     monkeypatch.setattr(sys, 'argv', [tool, *argv])
-    return module.parse_args()
+    return tool_module(tool).parse_args()
 
 
 BLOCKS = list(reproduce_blocks())

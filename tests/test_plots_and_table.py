@@ -430,11 +430,13 @@ def test_curves_of_a_single_validation_have_integer_ticks(tmp_path, monkeypatch)
 
 def test_what_several_runs_lack_is_said_once_naming_them():
     from mmml_ext.experiments.report import missing_lines
-    rows = [dict(run='a', missing='test lacks CP_top3 OF1_top3; no dumped config'),
-            dict(run='b', missing='test lacks CP_top3 OF1_top3'),
-            dict(run='c', missing='')]
-    assert missing_lines(rows) == ['test lacks CP_top3 OF1_top3: 2 runs (a, b)',
-                                   'a: no dumped config']
+    missing = dict(a=['test lacks CP_top3 OF1_top3', 'no dumped config'],
+                   b=['test lacks CP_top3 OF1_top3'], c=[])
+    assert missing_lines(missing) == ['test lacks CP_top3 OF1_top3: 2 runs (a, b)',
+                                      'a: no dumped config']
+    # a part that holds '; ' itself stays one part
+    assert missing_lines(dict(d=['x.json:3 is not JSON; skipped'])) == [
+        'd: x.json:3 is not JSON; skipped']
 
 
 def test_a_settings_seeds_are_drawn_as_one_mean_with_their_spread(tmp_path, caught_figures):

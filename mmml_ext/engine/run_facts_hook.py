@@ -255,12 +255,13 @@ class RunFactsHook(Hook):
         weights = f'checkpoint {path} ({step})'
         if self.loaded_thresholds is not None:
             return weights, None
+        beside_path = thresholds_file.path_in(osp.dirname(str(path)))
         try:
-            beside = thresholds_file.read(thresholds_file.path_in(osp.dirname(str(path))))
+            beside = thresholds_file.read(beside_path)
         except (OSError, ValueError):
             return weights, None
         return weights, (f'its {step} was not validated, while its run tuned thresholds at '
-                         f'{beside.tuned_on} ({thresholds_file.path_in(osp.dirname(str(path)))}): '
+                         f'{beside.tuned_on} ({beside_path}): '
                          'test the checkpoint of a validated epoch, or validate at this one '
                          '(train_cfg.val_interval)')
 

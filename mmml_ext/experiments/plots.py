@@ -15,8 +15,9 @@ their spread (the band or bar from the lowest to the highest seed, or each
 seed as a small mark), and one legend entry per setting that says how many
 seeds it averages. A setting keeps its color and marker in every figure; the
 legends sit outside the axes. What a figure leaves out (a run without the
-data, a class without AP) is said in the figure. Each function returns the file name it wrote, or None
-when no run has the data (:data:`PLOT_NEEDS` says what that is).
+data, a class without AP) is said in the figure. Each function returns the
+file name it wrote, or None when no run has the data (:data:`PLOT_NEEDS` says
+what that is).
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -43,19 +44,15 @@ _MAX_LABELLED_CLASSES = 60
 def _styles(records: Sequence[RunRecord]) -> Dict[str, Tuple[tuple, str]]:
     """Setting -> (color, marker), by the setting's place among all runs' settings, the same in
     every figure, whichever of its seeds a figure shows (look it up with :func:`_style`)."""
-    names = list(dict.fromkeys(_setting_of(r) for r in records))
+    names = list(dict.fromkeys(r.setting for r in records))
     colors = plt.get_cmap('tab10' if len(names) <= 10 else 'tab20')(np.arange(len(names)) % 20)
     return {name: (tuple(c), _MARKERS[i % len(_MARKERS)])
             for i, (name, c) in enumerate(zip(names, colors))}
 
 
-def _setting_of(record: RunRecord) -> str:
-    return record.setting or record.name
-
-
 def _style(styles: Dict[str, Tuple[tuple, str]], runs: Sequence[RunRecord]) -> Tuple[tuple, str]:
     """(color, marker) of the setting of ``runs``."""
-    return styles[_setting_of(runs[0])]
+    return styles[runs[0].setting]
 
 
 def by_setting(records: Sequence[RunRecord]) -> List[Tuple[str, List[RunRecord]]]:
@@ -66,7 +63,7 @@ def by_setting(records: Sequence[RunRecord]) -> List[Tuple[str, List[RunRecord]]
     """
     groups: Dict[str, List[RunRecord]] = {}
     for record in records:
-        groups.setdefault(_setting_of(record), []).append(record)
+        groups.setdefault(record.setting, []).append(record)
     return [(runs[0].name if len(runs) == 1 else setting, runs) for setting, runs in groups.items()]
 
 
@@ -428,8 +425,9 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
             any_interval = True  # one run: the test's 95 % intervals
             yerr = [[max(h - span[1], 0) for h, span in zip(heights, spans)],
                     [max(span[2] - h, 0) for h, span in zip(heights, spans)]]
-        ax.bar(place, heights, width, color=_style(styles, runs)[0], label=_setting_label(name, runs),
-               yerr=yerr, capsize=2, error_kw=dict(lw=0.8, ecolor='0.2'))
+        ax.bar(place, heights, width, color=_style(styles, runs)[0],
+               label=_setting_label(name, runs), yerr=yerr, capsize=2,
+               error_kw=dict(lw=0.8, ecolor='0.2'))
         if len(runs) > 1:  # each seed a small dot on its setting's bar
             seeds = [(p, v) for p, j in zip(place, present) for v in per_group[j] if v is not None]
             ax.scatter(*zip(*seeds), color='0.15', s=8, zorder=3)
@@ -450,7 +448,8 @@ def plot_group_map(records: Sequence[RunRecord], out_dir: str) -> Optional[str]:
     bars_note = ['error bars: 95 % paired-bootstrap intervals of the test (a setting of one '
                  'run)'] if any_interval else []
     _note(fig, bars_note + _spread_note(shown, 'the dots on its bar are its seeds') +
-          _left_out([r.name for r in records if r.name not in drawn], 'no head / medium / tail mAP'))
+          _left_out([r.name for r in records if r.name not in drawn],
+                    'no head / medium / tail mAP'))
     return _save(fig, out_dir, 'group_map.png')
 
 

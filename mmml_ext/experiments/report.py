@@ -5,7 +5,7 @@ The library side of ``tools/compare.py`` (and of the end of ``tools/sweep.py``).
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from rich.console import Console
 
@@ -13,7 +13,8 @@ from .plots import PLOT_NEEDS, PLOTS, plot_all
 from .run_records import RunRecord, is_run_dir, read_run
 from .statistics import ComparisonStatistics, compare_statistics, statistics_cells
 from .statistics_plots import STATISTICS_PLOTS
-from .summary import SUMMARY_CSV, SUMMARY_MD, rich_table, summary_row, write_csv, write_markdown
+from .summary import (SUMMARY_CSV, SUMMARY_MD, rich_table, summary_row_and_missing, write_csv,
+                      write_markdown)
 from .verdicts import lead_table
 
 
@@ -60,13 +61,14 @@ def find_run_dirs(paths: Sequence[str]) -> Tuple[List[str], List[str]]:
     return found, notes
 
 
-def missing_lines(rows: Sequence[dict]) -> List[str]:
-    """What runs lack, a line per fact: one that several runs share (``test lacks CP_top3
-    ...``: a metric their evaluators did not have) is said once, with the runs named."""
-    runs_of: dict = {}
-    for row in rows:
-        for part in filter(None, str(row['missing']).split('; ')):
-            runs_of.setdefault(part, []).append(row['run'])
+def missing_lines(missing: Dict[str, List[str]]) -> List[str]:
+    """What runs lack (run -> its parts, from ``summary_row_and_missing``), a line per fact:
+    one that several runs share (``test lacks CP_top3 ...``: a metric their evaluators did
+    not have) is said once, with the runs named."""
+    runs_of: Dict[str, List[str]] = {}
+    for run, parts in missing.items():
+        for part in parts:
+            runs_of.setdefault(part, []).append(run)
     return [f'{runs[0]}: {part}' if len(runs) == 1 else f'{part}: {len(runs)} runs '
             f'({", ".join(runs)})' for part, runs in runs_of.items()]
 
@@ -104,11 +106,12 @@ def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] 
     stats = compare_statistics(records, baseline, bootstrap, seed) if bootstrap > 0 else None
     if stats is None and baseline is not None:
         notes.append(f'--baseline {baseline} needs the bootstrap (--bootstrap > 0)')
-    rows = []
+    rows, missing = [], {}
     for record in records:
         if stats is not None:
             record.intervals = stats.runs.get(record.name, {})
-        rows.append(dict(summary_row(record), **statistics_cells(record, stats)))
+        row, missing[record.name] = summary_row_and_missing(record)
+        rows.append(dict(row, **statistics_cells(record, stats)))
     os.makedirs(out_dir, exist_ok=True)
     write_csv(rows, os.path.join(out_dir, SUMMARY_CSV))
     failures = {}
@@ -130,7 +133,7 @@ def compare_runs(paths: Sequence[str], out_dir: str, console: Optional[Console] 
         lead = lead_table(stats) if stats is not None else None
         if lead is not None:  # the answer last, where the eye lands when the tool ends
             console.print(lead)
-        for line in missing_lines(rows):
+        for line in missing_lines(missing):
             console.print(line, style='yellow', highlight=False, markup=False)
         console.print(f'Report: {out_dir}/{SUMMARY_CSV}, {SUMMARY_MD}, {", ".join(plots)}')
         for name in PLOTS:

@@ -61,6 +61,10 @@ class RunRecord:
     #: metric -> (point, low, high) of the test's bootstrap intervals, when computed
     intervals: Dict[str, Tuple[float, float, float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.setting:  # a run of its own is a setting of one seed
+            self.setting = self.name
+
     def final_values(self) -> Tuple[Dict[str, float], str]:
         """(metrics, split) of the run's final numbers: its test, else its last validation."""
         if self.test:
@@ -88,7 +92,6 @@ def is_run_dir(path: str) -> bool:
 def read_run(work_dir: str) -> RunRecord:
     """Read a run dir; what is missing goes to ``notes``."""
     record = RunRecord(osp.basename(osp.normpath(work_dir)), work_dir)
-    record.setting = record.name
     _read_sweep_state(work_dir, record)
     record.config = _read_config(work_dir, record.notes)
     for stamp in sorted(d for d in _listdir(work_dir) if _STAMP.match(d)):

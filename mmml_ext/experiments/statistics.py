@@ -224,7 +224,7 @@ def compare_statistics(records: Sequence[RunRecord], baseline: Optional[str] = N
         replicates = {key: value[1:] for key, value in values.items()}
         points[record.name] = {key: float(value[0]) for key, value in values.items()}
         per_run[record.name] = replicates
-        result.run_settings[record.name] = record.setting or record.name
+        result.run_settings[record.name] = record.setting
         result.runs[record.name] = {
             key: (points[record.name][key], *_interval(points[record.name][key], value, key))
             for key, value in replicates.items()}
@@ -331,7 +331,7 @@ def statistics_cells(record: RunRecord,
                      stats: Optional[ComparisonStatistics]) -> Dict[str, object]:
     """A run's cells of :func:`statistics_columns` (empty where there is no statistic)."""
     cells = {name: '' for name in statistics_columns()}
-    run, setting = record.name, record.setting or record.name
+    run, setting = record.name, record.setting
     cells['setting'] = setting
     if stats is None:
         return cells

@@ -119,6 +119,13 @@ def describe_run(record: RunRecord) -> Dict[str, object]:
 
 def summary_row(record: RunRecord) -> Dict[str, object]:
     """One CSV row of a run; empty cells for what it did not log, named in ``missing``."""
+    return summary_row_and_missing(record)[0]
+
+
+def summary_row_and_missing(record: RunRecord) -> Tuple[Dict[str, object], List[str]]:
+    """(:func:`summary_row`, what the run lacks one part per fact): what could not be read
+    (its notes), then, per split, the core metrics that split did not log (``test lacks
+    CP_top3 OF1_top3``); the row's ``missing`` cell joins the parts with ``'; '``."""
     row = describe_run(record)
     best_epoch = None
     if record.val:
@@ -140,7 +147,7 @@ def summary_row(record: RunRecord) -> Dict[str, object]:
         if lacking and split != 'best':
             missing.append(f'{split} lacks {" ".join(lacking)}')
     row['missing'] = '; '.join(missing)
-    return row
+    return row, missing
 
 
 def columns() -> List[str]:
