@@ -102,7 +102,7 @@ def test_hook_gives_counts_to_losses_and_head(tmp_path):
     assert model.head.fc.bias[0].item() == pytest.approx(0.0)  # head class: 400 of 800
 
 
-@pytest.mark.parametrize('loss', ['focal', 'asl', 'cb-focal', 'db', 'two-way'])
+@pytest.mark.parametrize('loss', ['focal', 'asl', 'cb-focal', 'db', 'two-way', 'mld-asl'])
 def test_demo_loss_configs_train(loss, tmp_path):
     config = f'configs/demo/resnet18_shapes-lt_{loss}.py'
     assert Config.fromfile(config).model.head.loss.type != 'MultiLabelBCELoss'

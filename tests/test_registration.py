@@ -37,7 +37,7 @@ PLUGIN_NAMES = dict(  # every name the plugin registers, by registry
              'MultiLabelRecallAtPrecision'],
     MODELS=['MultiLabelAsymmetricLoss', 'MultiLabelFocalLoss', 'ClassBalancedLoss',
             'DistributionBalancedLoss', 'ImbalancedMultiLabelHead', 'MultiLabelBCELoss',
-            'HillLoss', 'SPLCLoss', 'LargeLossRejection', 'TwoWayMultiLabelLoss'],
+            'HillLoss', 'SPLCLoss', 'LargeLossRejection', 'TwoWayMultiLabelLoss', 'MLDecoderHead'],
     DATASETS=['LongTailedShapes', 'COCOMultiLabel', 'MultiLabelListDataset',
               'MultiLabelBalancedDataset', 'PartialLabelDataset', 'OpenImagesMultiLabel'],
     DATA_SAMPLERS=['RepeatFactorSampler', 'ClassAwareSampler'],

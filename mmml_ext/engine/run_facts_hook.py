@@ -55,7 +55,7 @@ from mmpretrain.registry import HOOKS
 from ..datasets.partial_labels import PartialLabelDataset
 from ..evaluation.base import BaseMultiLabelMetric
 from ..evaluation.context import EvalContext
-from ..models.heads import ImbalancedMultiLabelHead
+from ..models.heads.imbalance_head_mixin import ImbalanceHeadMixin
 from ..models.losses.class_counts_mixin import NeedsClassCounts
 from ..run_facts import class_stats as class_stats_file
 from ..run_facts import eval_outputs, test_predictions
@@ -293,7 +293,7 @@ class RunFactsHook(Hook):
         """Resolve a head's ``thresholds='tuned'`` or file for this evaluation."""
         for head in _model(runner).modules():
             source = getattr(head, 'threshold_source', None)
-            if not isinstance(head, ImbalancedMultiLabelHead) or source is None \
+            if not isinstance(head, ImbalanceHeadMixin) or source is None \
                     or not source.needs_run():
                 continue
             try:
