@@ -10,7 +10,8 @@ import torch
 from mmpretrain.registry import MODELS
 
 import mmml_ext  # noqa: F401
-from mmml_ext.functional.two_way_loss import two_way_loss
+from mmml_ext.functional import two_way_loss as two_way_module
+from mmml_ext.functional.two_way_loss import _TwoWayLoss, two_way_loss
 
 
 def set_loss(x_pos, x_neg, tp, tn):
@@ -116,6 +117,124 @@ def test_extreme_logits_and_empty_batches_give_finite_values_and_gradients():
     loss = build()(empty, torch.zeros(3, 4))
     loss.backward()
     assert loss.item() == 0.0 and (empty.grad == 0).all()
+
+
+def stable_reference(x, y, tp=4.0, tn=1.0):
+    """The transcription with log-sum-exps and softplus that hold at any logit scale."""
+    def one(x_pos, x_neg):
+        if len(x_neg) == 0:
+            return 0.0
+        z = tn * np.logaddexp.reduce(x_neg / tn) + tp * np.logaddexp.reduce(-x_pos / tp)
+        return float(np.logaddexp(0.0, z))
+    total = 0.0
+    for matrix, labels in ((x, y), (x.T, y.T)):
+        losses = [one(row[lab == 1], row[lab == 0]) for row, lab in zip(matrix, labels)
+                  if (lab == 1).any()]
+        total += np.mean(losses) if losses else 0.0
+    return total
+
+
+def autograd_reference(x, positive, negative, tp=4.0, tn=1.0):
+    """The loss by torch's autograd through one log-sum-exp per set (float64)."""
+    total = x.new_zeros(())
+    for matrix, pos, neg in ((x, positive, negative), (x.T, positive.T, negative.T)):
+        losses = []
+        for row, p, n in zip(matrix, pos, neg):
+            if not p.any():
+                continue
+            if not n.any():
+                losses.append(row.sum() * 0)
+                continue
+            z = tn * torch.logsumexp(row[n] / tn, 0) + tp * torch.logsumexp(-row[p] / tp, 0)
+            losses.append(torch.logaddexp(torch.zeros_like(z), z))
+        if losses:
+            total = total + torch.stack(losses).mean()
+    return total
+
+
+def edge_batch(dtype=torch.float64, scale=2.0):
+    """A batch with a row and a column without a positive, a row and a column without a
+    negative, scattered unknown cells and a row of unknown cells only."""
+    g = torch.Generator().manual_seed(11)
+    x = (torch.randn(8, 7, generator=g, dtype=torch.float64) * scale).to(dtype)
+    y = (torch.rand(8, 7, generator=g) < 0.4).to(dtype)
+    unknown = torch.rand(8, 7, generator=g) < 0.15
+    y[0], y[1], y[:, 2], y[:, 3] = 0, 1, 0, 1
+    unknown[0, 3] = unknown[1, 2] = True  # keeps row 0 and column 3, row 1 and column 2 pure
+    unknown[5] = True
+    return x, y, unknown
+
+
+ONE_ROW_PER_CHUNK = 1  # CHUNK_PER_THREAD: chunks of one row (the running column sums)
+
+
+@pytest.mark.parametrize('chunk', [None, ONE_ROW_PER_CHUNK])
+@pytest.mark.parametrize('tp,tn', [(4.0, 1.0), (0.5, 2.0)])
+def test_the_fused_function_passes_gradcheck_with_empty_sets_and_unknown_cells(
+        chunk, tp, tn, monkeypatch):
+    if chunk is not None:
+        monkeypatch.setattr(two_way_module, 'CHUNK_PER_THREAD', chunk)
+    x, y, unknown = edge_batch()
+    logits = x.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: _TwoWayLoss.apply(z, y, unknown, tp, tn),
+                                    (logits, ))
+    loss = _TwoWayLoss.apply(logits, y, unknown, tp, tn)
+    (grad, ) = torch.autograd.grad(loss, logits)
+    assert (grad[unknown] == 0).all()
+    coded = y.masked_fill(unknown, -1).numpy()
+    assert loss.item() == pytest.approx(reference(x.numpy(), coded, tp, tn), rel=1e-12)
+    expected = torch.autograd.grad(
+        autograd_reference(logits, (y > 0.5) & ~unknown, (y < 0.5) & ~unknown, tp, tn), logits)[0]
+    torch.testing.assert_close(grad, expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('scale', [3.0, 1e3])
+def test_chunks_give_the_result_of_one_chunk_at_any_logit_scale(dtype, scale, monkeypatch):
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(40, 30, generator=g, dtype=torch.float64) * scale).to(dtype)
+    y = (torch.rand(40, 30, generator=g) < 0.1).to(dtype)
+    unknown = torch.rand(40, 30, generator=g) < 0.1
+    results = []
+    for chunk in (two_way_module.CHUNK_PER_THREAD, ONE_ROW_PER_CHUNK, 7 * 30):
+        monkeypatch.setattr(two_way_module, 'CHUNK_PER_THREAD', chunk)
+        logits = x.clone().requires_grad_()
+        loss = two_way_loss(logits, y, unknown)
+        loss.backward()
+        assert loss.dtype == dtype and torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+        assert (logits.grad[unknown] == 0).all()
+        results.append((loss.detach(), logits.grad))
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+    coded = y.double().masked_fill(unknown, -1).numpy()
+    assert results[0][0].item() == pytest.approx(stable_reference(x.double().numpy(), coded),
+                                                  rel=rtol)
+    exact = x.double().requires_grad_()
+    autograd_reference(exact, (y > 0.5) & ~unknown, (y < 0.5) & ~unknown).backward()
+    for loss, grad in results:
+        assert loss.item() == pytest.approx(results[0][0].item(), rel=rtol)
+        torch.testing.assert_close(grad.double(), exact.grad, rtol=0,
+                                   atol=(1e-12 if dtype == torch.float64 else 1e-6)
+                                   * exact.grad.abs().max().item())
+
+
+def test_a_repeated_backward_recomputes_and_a_double_backward_is_refused():
+    x, y, unknown = edge_batch()
+    logits = x.clone().requires_grad_()
+    loss = two_way_loss(logits, y, unknown)
+    (first, ) = torch.autograd.grad(loss, logits, retain_graph=True)
+    (second, ) = torch.autograd.grad(loss * 3, logits)
+    torch.testing.assert_close(second, 3 * first)
+    with pytest.raises(RuntimeError, match='TwoWayMultiLabelLoss: the fused kernel supports '
+                       'first derivatives only'):
+        torch.autograd.grad(two_way_loss(logits, y, unknown), logits, create_graph=True)
+
+
+@pytest.mark.parametrize('shape', [(0, 5), (4, 0)])
+def test_an_empty_batch_has_loss_zero(shape):
+    logits = torch.zeros(shape, requires_grad=True)
+    loss = build()(logits, torch.zeros(shape))
+    loss.backward()
+    assert loss.item() == 0.0 and logits.grad.shape == shape and (logits.grad == 0).all()
 
 
 @pytest.mark.parametrize('kwargs,message', [

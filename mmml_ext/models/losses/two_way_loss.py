@@ -64,8 +64,11 @@ class TwoWayMultiLabelLoss(MultiLabelLoss):
                              f'reduction_override={reduction_override!r}')
         target, unknown = self.checked_target(cls_score, label)
         if not torch.compiler.is_compiling():
-            soft = (target != 0) & (target != 1)
-            if bool(soft.any()):
+            # the targets are in [0, 1] here: t (1 - t) >= 0, > 0 at a soft one (one pass
+            # and a dot product, where comparisons and bool masks took four passes)
+            flat = target.reshape(-1)
+            if bool(torch.dot(flat, 1.0 - flat) > 0):
+                soft = (target != 0) & (target != 1)
                 sample, cls = soft.nonzero()[0].tolist()
                 raise ValueError(
                     'TwoWayMultiLabelLoss compares positives with negatives: targets must be '
