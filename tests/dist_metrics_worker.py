@@ -35,7 +35,10 @@ from mmml_ext.evaluation import EvalContext, sharded_rows
 
 NUM_SAMPLES, NUM_CLASSES = 101, 9
 METRIC_CFGS = [
-    dict(type='MeanAP', class_counts=[400, 300, 120, 90, 50, 25, 15, 8, 3]),
+    dict(type='MeanAP', class_counts=[400, 300, 120, 90, 50, 25, 15, 8, 3],
+         items=('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'sample_mAP')),
+    # rows only: per-sample AP where the rows are, no class AP (so no exchange of columns)
+    dict(type='MeanAP', items=('sample_mAP', ), report=False, prefix='rows-only'),
     dict(type='MultiLabelPRF', items=('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')),
     dict(type='MultiLabelPRF', topk=3),
     dict(type='SubsetAccuracy', items=('subset_accuracy', 'hamming_accuracy', 'jaccard',
@@ -45,8 +48,10 @@ METRIC_CFGS = [
 ]
 RICH_SAMPLES, RICH_CLASSES = 257, 23
 RICH_CFGS = [
-    dict(type='MeanAP', class_counts=[300 // (c + 1) for c in range(RICH_CLASSES)]),
-    dict(type='MeanAP', items=('mAP', ), difficult_as='positive', prefix='difficult-positive'),
+    dict(type='MeanAP', class_counts=[300 // (c + 1) for c in range(RICH_CLASSES)],
+         items=('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail', 'sample_mAP')),
+    dict(type='MeanAP', items=('mAP', 'sample_mAP'), difficult_as='positive',
+         prefix='difficult-positive'),
     dict(type='MultiLabelPRF', items=('CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', 'macro_F1')),
     dict(type='MultiLabelPRF', topk=3, difficult_as='negative'),
     dict(type='MultiLabelPRF', thresholds=[0.1 + 0.03 * c for c in range(RICH_CLASSES)]),

@@ -61,7 +61,8 @@ def test_torchrun_processes_agree(nproc, options, single_process_metrics, tmp_pa
         # 101 samples do not divide by 2 or 3: the sampler pads, and the padding must be dropped
         assert result['per_rank'] == -(-NUM_SAMPLES // nproc)
         assert result['metrics'] == single_process_metrics
-        assert len(result['metrics']) == 4 + 7 + 6 + 4 + 4 + 9  # keys of METRIC_CFGS
+        assert len(result['metrics']) == 5 + 1 + 7 + 6 + 4 + 4 + 9  # keys of METRIC_CFGS
+        assert 'rows-only/sample_mAP' in result['metrics']
         assert result.get('sharded', nproc > 1) == (nproc > 1)
 
 
@@ -88,7 +89,7 @@ def test_sharded_evaluation_equals_one_process_on_every_key(nproc, single_proces
         assert np.allclose(np.array(fitted['inverse_temperature'], dtype=float),
                            np.array(tuned['inverse_temperature'], dtype=float),
                            rtol=1e-12, atol=0, equal_nan=True)
-    assert len(metrics) == 4 + 1 + 7 + 6 + 6 + 5 + 1 + 4 + 9 + 9 + 3 + 3 + 1 + (1 + 2 * 23) + 1
+    assert len(metrics) == 5 + 2 + 7 + 6 + 6 + 5 + 1 + 4 + 9 + 9 + 3 + 3 + 1 + (1 + 2 * 23) + 1
 
 
 def test_a_failing_metric_saves_the_predictions_once_in_dataset_order(tmp_path):

@@ -31,6 +31,7 @@ from mmengine.dist import collect_results, get_rank, get_world_size
 from mmengine.logging import print_log
 
 from ..functional import average_precision, confusion_counts
+from ..functional.average_precision import sample_average_precision
 from ..functional.confusion import predictions_of_rule
 from ..functional.calibration import class_bin_tables, rows_per_block
 from ..functional.checks import check_probabilities, has_ignored
@@ -380,6 +381,21 @@ class EvaluationRows:
         """(C,) float64 AP of every class (NaN without a positive), computed once."""
         return self.class_terms((average_precision, ), lambda s, t: dict(ap=average_precision(
             s, t, validate_args=False)), difficult_as, 'average precision')['ap']
+
+    def sample_average_precision(self, difficult_as: str = 'ignore') -> Dict[str, torch.Tensor]:
+        """Per sample, in dataset order: ``ap`` (N,) float64, its AP over its classes (NaN
+        without a positive), and ``has_negative`` (N,) bool; computed once.
+
+        Row terms: each process ranks its own rows, which are whole (every class of a
+        sample), so a sharded evaluation needs no exchange, only the (N,) results.
+        """
+        def terms() -> Dict[str, torch.Tensor]:
+            target = self.target(difficult_as)
+            return dict(ap=sample_average_precision(self.own_scores(), target,
+                                                    validate_args=False),
+                        has_negative=(target == 0).any(dim=1))
+        return self.row_terms((sample_average_precision, difficult_as), terms,
+                              'sample average precision')
 
     def best_thresholds(self, difficult_as: str = 'ignore') -> Tuple[torch.Tensor, torch.Tensor]:
         """(C,) thresholds maximising each class's F1 (NaN without a positive), and the F1."""

@@ -13,15 +13,28 @@ order of samples with equal scores (mmpretrain's AP does).
 
 A class with no positive has no AP (NaN). Ignored cells (-1) are left out of
 the ranking of their class, as if those samples were not there.
+
+**Sample-wise AP** (:func:`sample_average_precision`) is the same AP of each
+sample (row) over its classes, the "sample mAP" that Kobayashi (Two-way
+Multi-Label Loss, CVPR 2023) reports beside the class mAP: rank the sample's
+non-ignored labels by score, tie-grouped, and average the precision at the end
+of each positive's tie group. A sample with no positive has no AP (NaN); one
+with no negative has AP 1 (every ranking puts a positive first), as
+scikit-learn's ``average_precision_score`` gives on its row. Per row it equals
+scikit-learn's ``label_ranking_average_precision_score`` of that row, which
+differs only in counting a sample without a positive as 1.
+:func:`sample_mean` averages it over the samples that have one, with optional
+per-sample weights (bootstrap counts): the one reduction of the point estimate
+and of every replicate.
 """
 import warnings
 from typing import Optional, Sequence
 
 import torch
 
+from .bootstrap import CHUNK_BYTES, check_counts
 from .checks import check_scores_target, shown_names
-from .tie_groups import by_class_chunks, previous_in_row, tie_groups
-
+from .tie_groups import by_class_chunks, classes_per_chunk, previous_in_row, tie_groups
 
 
 def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -117,3 +130,109 @@ def class_mean(values: torch.Tensor, include_absent: bool = False) -> torch.Tens
     if include_absent:
         return torch.nan_to_num(values, nan=0.0).mean(dim=-1)
     return torch.nanmean(values, dim=-1)
+
+
+def sample_average_precision(scores: torch.Tensor, target: torch.Tensor,
+                             chunk_size: Optional[int] = None,
+                             validate_args: bool = True) -> torch.Tensor:
+    """Average precision of every sample (row) over its classes, tie-exact; NaN without a positive.
+
+    The AP of :func:`average_precision` taken along the rows: for sample i with
+    positive labels Y_i among its non-ignored ones (ignored cells take part in
+    nothing),
+
+        AP_i = (1 / |Y_i|) sum_{j in Y_i} |{k in Y_i : s_ik >= s_ij}| / |{k counted : s_ik >= s_ij}|
+
+    which is scikit-learn's ``average_precision_score(target[i], scores[i])``
+    over the non-ignored cells of the row (tied scores grouped, no
+    interpolation, independent of the order of the classes). A row with no
+    positive has no AP (NaN); a row with a positive and no negative has AP 1.
+    Rows are ranked in chunks (one integer sort per chunk, no loop over rows).
+
+    Args:
+        scores (torch.Tensor): (N, C) scores; only their order within a row matters.
+        target (torch.Tensor): (N, C) with 1 / 0 / -1 (ignored), or bool.
+        chunk_size (int, optional): Rows ranked together. Defaults to as many
+            as keep their working memory within a quarter of the raw
+            predictions (:func:`~mmml_ext.functional.tie_groups.classes_per_chunk`
+            of the transposed matrix).
+        validate_args (bool): Check the arguments first. Defaults to True.
+
+    Returns:
+        torch.Tensor: (N,) float64 AP in [0, 1], NaN where a row has no positive.
+
+    Examples:
+        >>> scores = torch.tensor([[0.9, 0.5, 0.5, 0.1], [0.2, 0.8, 0.4, 0.6],
+        ...                        [0.3, 0.3, 0.3, 0.3], [0.1, 0.9, 0.5, 0.7]])
+        >>> target = torch.tensor([[1, 1, 0, 1], [1, 1, 1, -1], [0, 0, 0, 0], [0, 1, -1, 0]])
+        >>> sample_average_precision(scores, target)  # row 0: (1/3)*1 + (1/3)*(2/3) + (1/3)*(3/4)
+        tensor([0.8056, 1.0000,    nan, 1.0000], dtype=torch.float64)
+    """
+    if validate_args:
+        check_scores_target(scores, target)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
+    if target.dtype == torch.bool:
+        target = target.to(torch.int8)
+    num_samples, num_classes = scores.shape
+    if num_samples == 0:  # a process of a sharded evaluation may hold no row
+        return torch.zeros(0, dtype=torch.float64)
+    if chunk_size is None:  # rows of C cells: the budget of classes of N cells, transposed
+        chunk_size = classes_per_chunk(num_classes, num_samples)
+    return torch.cat([_rows_average_precision(scores[start:start + chunk_size],
+                                              target[start:start + chunk_size])
+                      for start in range(0, num_samples, chunk_size)])
+
+
+def sample_mean(values: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The mean of per-sample values over the samples that have one (not NaN), optionally weighted.
+
+    The one reduction of sample mAP, for the point estimate (``weights=None``:
+    each sample once) and for bootstrap replicates (row b of ``weights``: how
+    many times replicate b draws each sample, so that the replicate's value is
+    that of the resampled samples, with no sample ranked again)::
+
+        mean_b = sum_i w_bi v_i [v_i has a value] / sum_i w_bi [v_i has a value]
+
+    Args:
+        values (torch.Tensor): (N,) per-sample values, NaN where a sample has
+            none (e.g. :func:`sample_average_precision`).
+        weights (torch.Tensor, optional): (N,) or (B, N) finite, non-negative
+            weights. Defaults to None (every sample once).
+
+    Returns:
+        torch.Tensor: float64, () for no or (N,) weights, (B,) for (B, N); NaN
+        where no sample with a value has weight.
+
+    Examples:
+        >>> ap = torch.tensor([0.5, float('nan'), 1.0], dtype=torch.float64)
+        >>> sample_mean(ap).item(), sample_mean(ap, torch.tensor([[2, 5, 0], [0, 1, 0]])).tolist()
+        (0.75, [0.5, nan])
+    """
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or not values.is_floating_point():
+        got = (f'{values.dtype} {tuple(values.shape)}' if isinstance(values, torch.Tensor)
+               else type(values).__name__)
+        raise ValueError(f'values must be an (N,) floating point tensor of per-sample values, '
+                         f'got {got}')
+    values = values.double()
+    has = ~torch.isnan(values)
+    if weights is None:
+        # numpy's pairwise sum: the same float64 bits whatever the number of threads (a sharded
+        # evaluation reduces the same (N,) values in dataset order on every process)
+        total = values[has].cpu().numpy().sum()
+        count = int(has.sum())
+        return torch.tensor(total / count if count else float('nan'), dtype=torch.float64)
+    single = isinstance(weights, torch.Tensor) and weights.dim() == 1
+    weights = weights[None] if single else weights
+    check_counts(weights, len(values), 'weights')
+    columns = torch.stack([torch.where(has, values, torch.zeros_like(values)), has.double()], 1)
+    sums = columns.new_empty((len(weights), 2))
+    step = max(1, CHUNK_BYTES // (8 * max(1, len(values))))  # no (B, N) float64 copy at once
+    for start in range(0, len(weights), step):
+        block = weights[start:start + step].to(device=columns.device, dtype=torch.float64)
+        torch.mm(block, columns, out=sums[start:start + step])
+    total, count = sums.unbind(1)
+    out = torch.where(count > 0, total / count.clamp(min=1e-300),
+                      torch.full_like(total, float('nan')))
+    return out[0] if single else out

@@ -1,6 +1,7 @@
 """The multi-label evaluator against mmpretrain's, and mAP against scikit-learn / torchmetrics.
 
     python tools/benchmarks/bench_metrics.py [--sizes 20000x1000,40000x80] [--forms label,score]
+        [--kernels map,sample_map] [--no-kernels] [--no-evaluator] [--threads 2]
 
 For each size N x C, on the same predictions (scores rounded to 3 decimals, so
 there are ties; about 5 % positives for 1,000 classes, 15 % for 80):
@@ -21,11 +22,19 @@ there are ties; about 5 % positives for 1,000 classes, 15 % for 80):
 - **mAP kernels**: ours, ``sklearn.metrics.average_precision_score`` and
   torchmetrics' ``multilabel_average_precision`` (exact, ``thresholds=None``),
   and one ``torch.sort`` of the score matrix, the floor of any exact AP.
+- **sample mAP kernel** (``sample_map``): ours
+  (:func:`~mmml_ext.functional.average_precision.sample_average_precision`
+  and :func:`~mmml_ext.functional.average_precision.sample_mean`) against
+  ``sklearn.metrics.average_precision_score`` called on each row with a
+  positive (the anchor), and, for information, scikit-learn's
+  ``label_ranking_average_precision_score`` on all rows (equal to sample mAP
+  when every row has a positive, as here; it loops over the rows too).
 
 One JSON line per size and form with the absolute figures and the ratios
-(anchor / ours for time, ours / anchor for memory, ours / raw). The kernel
-comparison needs scikit-learn and torchmetrics (``pip install torchmetrics``;
-``--no-kernels`` skips it).
+(anchor / ours for time, ours / anchor for memory, ours / raw). The mAP kernel
+comparison needs scikit-learn and torchmetrics (``pip install torchmetrics``),
+the sample mAP one scikit-learn only; ``--kernels`` picks them, ``--no-kernels``
+skips both, ``--no-evaluator`` the evaluator timings.
 """
 import argparse
 import json
@@ -33,6 +42,7 @@ import multiprocessing as mp
 import time
 from typing import Dict, List, Tuple
 
+import numpy as np
 import torch
 
 from measure import make_data, timed_with_peak
@@ -133,18 +143,78 @@ def map_kernels(num: int, classes: int, repeats: int) -> Dict[str, float]:
                 map_abs_diff_vs_torchmetrics=abs(ours - float(tm)))
 
 
+def best_wall_and_cpu(fn, repeats: int) -> Tuple[float, float, object]:
+    """The best wall and CPU seconds (all threads of the process) of ``fn()`` over ``repeats``
+    calls, and its result: on a shared machine the CPU seconds move less than the wall."""
+    wall, cpu, out = [], [], None
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return min(wall), min(cpu), out
+
+
+def sample_map_kernels(num: int, classes: int, repeats: int) -> Dict[str, float]:
+    """Sample mAP: ours against scikit-learn's AP called row by row (and its LRAP)."""
+    from sklearn.metrics import average_precision_score, label_ranking_average_precision_score
+
+    from mmml_ext.functional.average_precision import sample_average_precision, sample_mean
+    scores, target = make_data(num, classes)
+    target8 = target.to(torch.int8)
+    ours_s, ours_cpu, ours = best_wall_and_cpu(
+        lambda: float(sample_mean(sample_average_precision(scores, target8))), repeats)
+    y, x = target.numpy(), scores.numpy()
+
+    def per_row() -> float:
+        return float(np.mean([average_precision_score(y[i], x[i]) for i in range(num)
+                              if y[i].any()]))
+
+    sk_s, sk_cpu, sk = best_wall_and_cpu(per_row, 1)
+    lrap_s, lrap_cpu, lrap = best_wall_and_cpu(
+        lambda: label_ranking_average_precision_score(y, x), 1)
+    every_row_positive = bool(y.any(axis=1).all())
+    return dict(sample_map_ours_s=ours_s, sample_map_sklearn_rows_s=sk_s,
+                sample_map_sklearn_speedup=sk_s / ours_s, sample_map_ours_cpu_s=ours_cpu,
+                sample_map_sklearn_rows_cpu_s=sk_cpu,
+                sample_map_sklearn_cpu_speedup=sk_cpu / ours_cpu,
+                sample_map_abs_diff_vs_sklearn=abs(ours - sk), sample_map_sklearn_lrap_s=lrap_s,
+                sample_map_lrap_speedup=lrap_s / ours_s,
+                sample_map_lrap_cpu_speedup=lrap_cpu / ours_cpu,
+                sample_map_abs_diff_vs_lrap=abs(ours - lrap) if every_row_positive else None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='20000x1000,40000x80')
     parser.add_argument('--forms', default='label,score',
                         help='ground truth forms: label (gt_label), score (one-hot gt_score too)')
-    parser.add_argument('--no-kernels', action='store_true', help='skip the mAP kernel timings')
+    parser.add_argument('--kernels', default='map,sample_map',
+                        help='kernel comparisons: map (needs torchmetrics), sample_map')
+    parser.add_argument('--no-kernels', action='store_true', help='skip the kernel timings')
+    parser.add_argument('--no-evaluator', action='store_true',
+                        help='skip the evaluator timings (kernels only)')
     parser.add_argument('--repeats', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch threads of the kernel timings (the evaluators use 2)')
     parser.add_argument('--rounds', type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    kernels = [] if args.no_kernels else [k for k in args.kernels.split(',') if k]
+    unknown = set(kernels) - {'map', 'sample_map'}
+    if unknown:
+        parser.error(f'--kernels: unknown {sorted(unknown)}; choose from map, sample_map')
     for size in args.sizes.split(','):
         num, classes = (int(v) for v in size.split('x'))
+        if args.no_evaluator:
+            line = dict(size=size)
+            if 'map' in kernels:
+                line.update(map_kernels(num, classes, args.repeats))
+            if 'sample_map' in kernels:
+                line.update(sample_map_kernels(num, classes, args.repeats))
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in line.items()}), flush=True)
+            continue
         for form in args.forms.split(','):
             runs = {'mmpretrain': [], 'ours': []}
             for _ in range(args.rounds):
@@ -159,8 +229,11 @@ def main() -> None:
                         ours_extra_peak_mb=ours['extra_peak_mb'],
                         memory_ratio=ours['extra_peak_mb'] / max(anchor['extra_peak_mb'], 1e-9),
                         raw_mb=raw_mb, ours_extra_over_raw=ours['extra_peak_mb'] / raw_mb)
-            if not args.no_kernels and form == args.forms.split(',')[0]:
-                line.update(map_kernels(num, classes, args.repeats))
+            if form == args.forms.split(',')[0]:
+                if 'map' in kernels:
+                    line.update(map_kernels(num, classes, args.repeats))
+                if 'sample_map' in kernels:
+                    line.update(sample_map_kernels(num, classes, args.repeats))
             print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
                               for k, v in line.items()}), flush=True)
 
