@@ -34,7 +34,14 @@ import torch
 
 from .bootstrap import CHUNK_BYTES, check_counts
 from .checks import check_scores_target, shown_names
-from .tie_groups import by_class_chunks, classes_per_chunk, previous_in_row, tie_groups
+from .tie_groups import by_class_chunks, previous_in_row, tie_groups
+
+
+def _check_chunk_size(chunk_size: Optional[int]) -> None:
+    """ValueError unless ``chunk_size`` is None or an int >= 1."""
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
 
 
 def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -73,8 +80,7 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
     """
     if validate_args:
         check_scores_target(scores, target)
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
+    _check_chunk_size(chunk_size)
     return by_class_chunks(_rows_average_precision, scores, target, chunk_size)
 
 
@@ -170,19 +176,11 @@ def sample_average_precision(scores: torch.Tensor, target: torch.Tensor,
     """
     if validate_args:
         check_scores_target(scores, target)
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-                                   or chunk_size < 1):
-        raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
-    if target.dtype == torch.bool:
-        target = target.to(torch.int8)
-    num_samples, num_classes = scores.shape
-    if num_samples == 0:  # a process of a sharded evaluation may hold no row
+    _check_chunk_size(chunk_size)
+    if len(scores) == 0:  # a process of a sharded evaluation may hold no row
         return torch.zeros(0, dtype=torch.float64)
-    if chunk_size is None:  # rows of C cells: the budget of classes of N cells, transposed
-        chunk_size = classes_per_chunk(num_classes, num_samples)
-    return torch.cat([_rows_average_precision(scores[start:start + chunk_size],
-                                              target[start:start + chunk_size])
-                      for start in range(0, num_samples, chunk_size)])
+    # the class AP's chunking of the transposed matrices: chunks of rows, each (rows, C)
+    return by_class_chunks(_rows_average_precision, scores.t(), target.t(), chunk_size)
 
 
 def sample_mean(values: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -184,6 +184,22 @@ def sample_map_kernels(num: int, classes: int, repeats: int) -> Dict[str, float]
                 sample_map_abs_diff_vs_lrap=abs(ours - lrap) if every_row_positive else None)
 
 
+def kernel_timings(kernels, num: int, classes: int, repeats: int) -> dict:
+    """The timings of the chosen kernels (``map``, ``sample_map``) on N x C data."""
+    line = {}
+    if 'map' in kernels:
+        line.update(map_kernels(num, classes, repeats))
+    if 'sample_map' in kernels:
+        line.update(sample_map_kernels(num, classes, repeats))
+    return line
+
+
+def print_line(line: dict) -> None:
+    """One JSON line, floats to 4 decimals."""
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}),
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='20000x1000,40000x80')
@@ -207,13 +223,7 @@ def main() -> None:
     for size in args.sizes.split(','):
         num, classes = (int(v) for v in size.split('x'))
         if args.no_evaluator:
-            line = dict(size=size)
-            if 'map' in kernels:
-                line.update(map_kernels(num, classes, args.repeats))
-            if 'sample_map' in kernels:
-                line.update(sample_map_kernels(num, classes, args.repeats))
-            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                              for k, v in line.items()}), flush=True)
+            print_line(dict(size=size, **kernel_timings(kernels, num, classes, args.repeats)))
             continue
         for form in args.forms.split(','):
             runs = {'mmpretrain': [], 'ours': []}
@@ -230,12 +240,8 @@ def main() -> None:
                         memory_ratio=ours['extra_peak_mb'] / max(anchor['extra_peak_mb'], 1e-9),
                         raw_mb=raw_mb, ours_extra_over_raw=ours['extra_peak_mb'] / raw_mb)
             if form == args.forms.split(',')[0]:
-                if 'map' in kernels:
-                    line.update(map_kernels(num, classes, args.repeats))
-                if 'sample_map' in kernels:
-                    line.update(sample_map_kernels(num, classes, args.repeats))
-            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                              for k, v in line.items()}), flush=True)
+                line.update(kernel_timings(kernels, num, classes, args.repeats))
+            print_line(line)
 
 
 if __name__ == '__main__':
