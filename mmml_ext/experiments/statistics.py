@@ -26,9 +26,10 @@ From each run's ``test_predictions.npz`` (:mod:`mmml_ext.run_facts.test_predicti
 The metrics are those the registered metric classes declare
 (:mod:`mmml_ext.evaluation.interval_statistics`: each computes its own values in
 every replicate, with the reduction its evaluation uses); this module knows
-none by name. Today: mAP and head / medium / tail mAP, CF1 and OF1 at 0.5 and
-at the thresholds tuned on validation (``*_tuned``: the test's ``*_valtuned``),
-subset accuracy, and ECE (lower is better), in percent.
+none by name. Today: mAP and head / medium / tail mAP, sample mAP (each image's
+AP over its classes, averaged over the images), CF1 and OF1 at 0.5 and at the
+thresholds tuned on validation (``*_tuned``: the test's ``*_valtuned``), subset
+accuracy, and ECE (lower is better), in percent.
 """
 import math
 import os.path as osp
