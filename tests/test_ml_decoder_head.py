@@ -155,10 +155,10 @@ def test_tuned_thresholds_decide_the_labels():
 
 
 @pytest.mark.parametrize('bad, message', [
-    (dict(num_groups=0), 'num_groups must be a positive integer, got 0'),
+    (dict(num_groups=0), 'num_groups must be an int >= 1, got 0'),
     (dict(embed_dims=9), r'embed_dims \(9\) must be a multiple of num_heads \(2\)'),
     (dict(drop_rate=1.0), r'drop_rate must be in \[0, 1\), got 1.0'),
-    (dict(in_channels=None), 'in_channels must be a positive integer, got None'),
+    (dict(in_channels=None), 'in_channels must be an int >= 1, got None'),
     (dict(thresholds=[0.5] * 7, thr=0.5), 'give thr or thresholds, not both'),
     (dict(loss=dict(type='CrossEntropyLoss')), r"softmax.*type='MLDecoderHead'"),
     (dict(num_head=2), r"has no argument\(s\) \['num_head'\]"),

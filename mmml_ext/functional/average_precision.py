@@ -33,15 +33,8 @@ from typing import Optional, Sequence
 import torch
 
 from .bootstrap import CHUNK_BYTES, check_counts
-from .checks import check_scores_target, shown_names
+from .checks import check_int, check_scores_target, shown_names
 from .tie_groups import by_class_chunks, previous_in_row, tie_groups
-
-
-def _check_chunk_size(chunk_size: Optional[int]) -> None:
-    """ValueError unless ``chunk_size`` is None or an int >= 1."""
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-                                   or chunk_size < 1):
-        raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
 
 
 def _rows_average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -80,7 +73,7 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor,
     """
     if validate_args:
         check_scores_target(scores, target)
-    _check_chunk_size(chunk_size)
+    check_int(chunk_size, 'chunk_size', optional=True)
     return by_class_chunks(_rows_average_precision, scores, target, chunk_size)
 
 
@@ -176,7 +169,7 @@ def sample_average_precision(scores: torch.Tensor, target: torch.Tensor,
     """
     if validate_args:
         check_scores_target(scores, target)
-    _check_chunk_size(chunk_size)
+    check_int(chunk_size, 'chunk_size', optional=True)
     if len(scores) == 0:  # a process of a sharded evaluation may hold no row
         return torch.zeros(0, dtype=torch.float64)
     # the class AP's chunking of the transposed matrices: chunks of rows, each (rows, C)

@@ -64,7 +64,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from .checks import check_scores_target, check_target
+from .checks import check_int, check_scores_target, check_target
 from .operating_points import best_points, check_statistic
 from .tie_groups import classes_per_chunk, score_order_keys
 
@@ -74,16 +74,6 @@ CHUNK_BYTES = 64 << 20
 _DRAWS_PER_BLOCK = 1 << 23
 #: A float32 sum of integer counts is exact below this.
 _FLOAT32_EXACT = 1 << 24
-
-
-def _check_int(value, name: str, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
-
-
-def _check_chunk(value, name: str) -> None:
-    if value is not None:
-        _check_int(value, name, 1)
 
 
 def check_counts(counts: torch.Tensor, num_samples: int, name: str = 'counts') -> None:
@@ -128,9 +118,9 @@ def bootstrap_indices(num_samples: int, num_replicates: int = 1000, seed: int = 
         >>> bool((idx == bootstrap_indices(5, 3, seed=0)).all())
         True
     """
-    _check_int(num_samples, 'num_samples', 1)
-    _check_int(num_replicates, 'num_replicates', 1)
-    _check_int(seed, 'seed', 0)
+    check_int(num_samples, 'num_samples')
+    check_int(num_replicates, 'num_replicates')
+    check_int(seed, 'seed', 0)
     rng = np.random.default_rng(seed)
     return rng.integers(0, num_samples, size=(num_replicates, num_samples), dtype=np.int64)
 
@@ -146,9 +136,9 @@ def bootstrap_counts(num_samples: int, num_replicates: int = 1000, seed: int = 0
         >>> bool((counts == replicate_counts(bootstrap_indices(5, 3, seed=0), 5)).all())
         True
     """
-    _check_int(num_samples, 'num_samples', 1)
-    _check_int(num_replicates, 'num_replicates', 1)
-    _check_int(seed, 'seed', 0)
+    check_int(num_samples, 'num_samples')
+    check_int(num_replicates, 'num_replicates')
+    check_int(seed, 'seed', 0)
     rng = np.random.default_rng(seed)
     counts = torch.zeros((num_replicates, num_samples), dtype=torch.int32)
     block = max(1, (8 << 20) // num_samples)  # about 8 M draws (64 MB of indices) at a time
@@ -177,7 +167,7 @@ def replicate_counts(indices: Union[np.ndarray, torch.Tensor], num_samples: int)
         tensor([[2, 0, 1],
                 [1, 1, 1]], dtype=torch.int32)
     """
-    _check_int(num_samples, 'num_samples', 1)
+    check_int(num_samples, 'num_samples')
     if isinstance(indices, torch.Tensor):
         indices = indices.cpu().numpy()
     indices = np.asarray(indices)
@@ -516,8 +506,8 @@ def _ranked_replicates(scores: torch.Tensor, target: torch.Tensor, counts: torch
     check_scores_target(scores, target)
     num_samples, num_classes = scores.shape
     check_counts(counts, num_samples)
-    _check_chunk(chunk_classes, 'chunk_classes')
-    _check_chunk(chunk_replicates, 'chunk_replicates')
+    check_int(chunk_classes, 'chunk_classes', optional=True)
+    check_int(chunk_replicates, 'chunk_replicates', optional=True)
     if chunk_classes is None:
         chunk_classes = classes_per_chunk(num_samples, num_classes)
     dtype = _sum_dtype(counts)

@@ -44,13 +44,12 @@ result has only ``ECE`` and ``brier``.
 The cells are visited in blocks of rows, so working memory stays a few tens of
 MB whatever N and C.
 """
-import numbers
 from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
 from .bootstrap import check_counts
-from .checks import check_probabilities, check_target
+from .checks import check_int, check_probabilities, check_target
 
 #: Cells (rows x classes) processed at once: bounds the float64 working memory.
 _BLOCK_CELLS = 1 << 21
@@ -58,8 +57,7 @@ _BLOCK_CELLS = 1 << 21
 
 def check_num_bins(num_bins) -> None:
     """``num_bins`` must be an int >= 1."""
-    if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 1:
-        raise ValueError(f'num_bins must be an int >= 1, got {num_bins!r}')
+    check_int(num_bins, 'num_bins')
 
 
 def _check(scores: torch.Tensor, target: torch.Tensor, num_bins) -> None:

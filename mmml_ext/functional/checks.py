@@ -4,10 +4,20 @@ The kernels take ``scores`` (N, C) floating point and ``target`` (N, C) with
 1 = positive, 0 = negative and -1 = ignored. Checking once, up front, keeps the
 kernels themselves branch-free.
 """
+import numbers
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
+
+
+def check_int(value, name: str, low: int = 1, optional: bool = False) -> None:
+    """ValueError unless ``value`` is an integer >= ``low`` (a bool is not one); None passes
+    when ``optional`` (an argument whose None means 'choose for me')."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
 
 
 def _check_matrix(scores: torch.Tensor, name: str) -> None:

@@ -34,13 +34,9 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from ...config_keys import refuse_unknown
+from ...functional.checks import check_int
 from ...run_facts.tuned_thresholds import ThresholdSpec
 from .imbalance_head_mixin import ImbalanceHeadMixin, check_head_options
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive integer, got {value!r}')
 
 
 def group_sizes(num_classes: int, num_groups: int) -> Tuple[int, int]:
@@ -108,7 +104,7 @@ class MLDecoderHead(ImbalanceHeadMixin, MultiLabelClsHead):
                             ('num_groups', num_groups), ('embed_dims', embed_dims),
                             ('num_heads', num_heads),
                             ('feedforward_channels', feedforward_channels)):
-            _check_positive_int(name, value)
+            check_int(value, name)
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims ({embed_dims}) must be a multiple of num_heads '
                              f'({num_heads})')
