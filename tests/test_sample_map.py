@@ -141,7 +141,7 @@ def test_replicates_are_weighted_in_blocks_with_the_same_result(monkeypatch):
     ap = sample_average_precision(torch.from_numpy(scores), torch.from_numpy(target))
     counts = replicate_counts(bootstrap_indices(50, 11, seed=0), 50)
     whole = sample_mean(ap, counts)
-    kernels = importlib.import_module('mmml_ext.functional.average_precision')
+    kernels = importlib.import_module('mmml_ext.functional.bootstrap')  # replicate_sums' blocks
     monkeypatch.setattr(kernels, 'CHUNK_BYTES', 8 * 50 * 3)  # blocks of 3 replicates
     np.testing.assert_allclose(sample_mean(ap, counts).numpy(), whole.numpy(), rtol=1e-15)
 

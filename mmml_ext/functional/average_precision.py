@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .bootstrap import CHUNK_BYTES, check_counts
+from .bootstrap import check_counts, replicate_sums
 from .checks import check_int, check_scores_target, shown_names
 from .tie_groups import by_class_chunks, previous_in_row, tie_groups
 
@@ -218,12 +218,7 @@ def sample_mean(values: torch.Tensor, weights: Optional[torch.Tensor] = None) ->
     weights = weights[None] if single else weights
     check_counts(weights, len(values), 'weights')
     columns = torch.stack([torch.where(has, values, torch.zeros_like(values)), has.double()], 1)
-    sums = columns.new_empty((len(weights), 2))
-    step = max(1, CHUNK_BYTES // (8 * max(1, len(values))))  # no (B, N) float64 copy at once
-    for start in range(0, len(weights), step):
-        block = weights[start:start + step].to(device=columns.device, dtype=torch.float64)
-        torch.mm(block, columns, out=sums[start:start + step])
-    total, count = sums.unbind(1)
+    total, count = replicate_sums(weights, columns).unbind(1)
     out = torch.where(count > 0, total / count.clamp(min=1e-300),
                       torch.full_like(total, float('nan')))
     return out[0] if single else out

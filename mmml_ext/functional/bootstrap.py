@@ -97,6 +97,30 @@ def check_counts(counts: torch.Tensor, num_samples: int, name: str = 'counts') -
                              f'{counts[replicate, sample].item()}')
 
 
+def replicate_sums(weights: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """Per-sample columns summed with each replicate's weights: ``weights @ columns``.
+
+    The reduction of every metric that is a ratio of per-sample sums (sample mAP,
+    subset accuracy, ECE): row b of the (B, K) float64 result holds
+    sum_i w_bi x_ik. The product runs over blocks of replicates, so no float64
+    copy of the (B, N) weights is larger than about :data:`CHUNK_BYTES`.
+
+    Args:
+        weights (torch.Tensor): (B, N) replicate counts (any real dtype), checked by
+            the caller (:func:`check_counts`).
+        columns (torch.Tensor): (N, K) float64 per-sample values.
+
+    Returns:
+        torch.Tensor: (B, K) float64 sums, on ``columns``' device.
+    """
+    sums = columns.new_empty((len(weights), columns.shape[1]))
+    step = max(1, CHUNK_BYTES // (8 * max(1, weights.shape[1])))
+    for start in range(0, len(weights), step):
+        block = weights[start:start + step].to(device=columns.device, dtype=torch.float64)
+        torch.mm(block, columns, out=sums[start:start + step])
+    return sums
+
+
 def bootstrap_indices(num_samples: int, num_replicates: int = 1000, seed: int = 0) -> np.ndarray:
     """The images of each bootstrap replicate: N draws with replacement, per replicate.
 

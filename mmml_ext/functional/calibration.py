@@ -48,7 +48,7 @@ from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
-from .bootstrap import check_counts
+from .bootstrap import check_counts, replicate_sums
 from .checks import check_int, check_probabilities, check_target
 
 #: Cells (rows x classes) processed at once: bounds the float64 working memory.
@@ -249,9 +249,7 @@ def _weighted_errors(scores: torch.Tensor, target: torch.Tensor, num_bins: int,
                          'calibrate')
     # per-sample sums side by side: one product per block of replicates (float64)
     sums = torch.cat([diff_sums, cells[:, None], squared[:, None]], dim=1)  # (N, M + 2)
-    step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
-    totals = torch.cat([weights[start:start + step].to(device=sums.device, dtype=torch.float64)
-                        @ sums for start in range(0, weights.shape[0], step)])
+    totals = replicate_sums(weights, sums)
     counted = totals[:, num_bins]  # (B,); 0 gives NaN below
     ece = totals[:, :num_bins].abs().sum(dim=1) / counted
     brier = totals[:, num_bins + 1] / counted

@@ -17,6 +17,7 @@ from typing import Dict, Optional
 
 import torch
 
+from .bootstrap import replicate_sums
 from .checks import check_target, count_true, has_ignored
 
 
@@ -140,7 +141,7 @@ def weighted_example_metrics(terms: Dict[str, torch.Tensor], weights: Optional[t
     if weights is None:
         sums = columns.sum(dim=0, keepdim=True)
     else:
-        sums = weights.to(dtype=torch.float64, device=columns.device) @ columns
+        sums = replicate_sums(weights, columns)
     num, matched, jaccard, f1, wrong, valid = sums.unbind(dim=1)
     nan = torch.full_like(num, float('nan'))
     mean = lambda total: torch.where(num > 0, total / num.clamp(min=1e-300), nan)  # noqa: E731
