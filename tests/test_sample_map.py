@@ -310,6 +310,11 @@ def test_every_replicate_equals_the_metric_on_its_resampled_rows():
     # and through the comparison's entry point, in percent
     every = replicate_values(predictions, counts)
     np.testing.assert_allclose(every['sample_mAP'].numpy(), 100 * got[1:].numpy(), rtol=1e-14)
+    # keys: only the family that declares them (the mAP family, all its keys), the same values
+    only = replicate_values(predictions, counts, keys=('sample_mAP', ))
+    assert set(only) == set(MeanAP.INTERVAL_KEYS['mAP']) & set(every) and len(only) < len(every)
+    for key, value in only.items():
+        np.testing.assert_array_equal(value.numpy(), every[key].numpy(), err_msg=key)
 
 
 def write_run(root, name, scores, target, settings=None):

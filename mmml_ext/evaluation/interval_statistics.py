@@ -27,7 +27,7 @@ intervals, seeds and differences with no edit elsewhere (docs/metrics.md,
 "Write a metric").
 """
 from dataclasses import dataclass, field
-from typing import Dict, Sequence, Tuple, Type
+from typing import Collection, Dict, Optional, Sequence, Tuple, Type
 
 import numpy as np
 import torch
@@ -120,7 +120,8 @@ def interval_holds_from() -> Dict[str, int]:
 
 
 def replicate_values(predictions: TestPredictions, counts: torch.Tensor,
-                     group_bounds: Sequence[float] = (20, 100)) -> Dict[str, torch.Tensor]:
+                     group_bounds: Sequence[float] = (20, 100),
+                     keys: Optional[Collection[str]] = None) -> Dict[str, torch.Tensor]:
     """Every declared key's value in each replicate, in percent.
 
     Each family repeats the settings the test's metric used (kept in the file
@@ -134,6 +135,9 @@ def replicate_values(predictions: TestPredictions, counts: torch.Tensor,
             replicate; a row of ones gives the point estimate.
         group_bounds (tuple): ``(low, high)`` of the frequency groups when the
             file does not say.
+        keys (Collection[str], optional): Compute only the families that declare one
+            of these keys (all of each such family's keys); the same values as
+            without, at those families' cost. Defaults to None (every family).
 
     Returns:
         dict: key -> (R,) float64 tensor, in percent (NaN in a replicate
@@ -143,6 +147,8 @@ def replicate_values(predictions: TestPredictions, counts: torch.Tensor,
     values: Dict[str, torch.Tensor] = {}
     for family, metric in interval_owners().items():
         if family not in predictions.settings and not metric.COMPARED_BY_DEFAULT:
+            continue
+        if keys is not None and not set(metric.INTERVAL_KEYS[family]) & set(keys):
             continue
         found = metric.replicate_values(family, predictions.family(family), data)
         unknown = set(found) - set(metric.INTERVAL_KEYS[family])

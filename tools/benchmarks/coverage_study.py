@@ -229,8 +229,7 @@ from mmml_ext.evaluation.ap_metrics import frequency_groups  # noqa: E402
 from mmml_ext.functional.bootstrap import bootstrap_counts  # noqa: E402
 from mmml_ext.run_facts.test_predictions import TestPredictions  # noqa: E402
 
-from mmml_ext.evaluation.interval_statistics import (ReplicateData,  # noqa: E402
-                                                      interval_methods, interval_owners,
+from mmml_ext.evaluation.interval_statistics import (interval_methods,  # noqa: E402
                                                       lower_is_better, replicate_values)
 from mmml_ext.functional.bootstrap import bootstrap_interval  # noqa: E402
 from mmml_ext.functional.seed_noise import (  # noqa: E402
@@ -680,24 +679,6 @@ def _to_numpy(values: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
     return {key: value.numpy() for key, value in values.items()}
 
 
-def declared_values(predictions: TestPredictions, counts: torch.Tensor,
-                    metrics: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
-    """:func:`replicate_values` (percent), or, with ``metrics``, that of the families that
-    declare one of them only (``--keys``: the same draws and values, without the cost of the
-    other families)."""
-    if metrics is None:
-        return replicate_values(predictions, counts, GROUP_BOUNDS)
-    data = ReplicateData(predictions, counts, GROUP_BOUNDS)
-    values = {}
-    for family, metric in interval_owners().items():
-        if family not in predictions.settings and not metric.COMPARED_BY_DEFAULT:
-            continue
-        if set(metric.INTERVAL_KEYS[family]) & set(metrics):
-            found = metric.replicate_values(family, predictions.family(family), data)
-            values.update({key: 100 * value.double() for key, value in found.items()})
-    return values
-
-
 def one_test_set(pop: Population, num: int, replicates: int, jack_rows: int,
                  rng: np.random.Generator, metrics: Optional[Sequence[str]] = None
                  ) -> Dict[str, Dict[str, dict]]:
@@ -716,7 +697,8 @@ def one_test_set(pop: Population, num: int, replicates: int, jack_rows: int,
     values = {}
     for model in ('A', 'B'):
         predictions = make_predictions(pop, scores[model], target, model, ranking=True)
-        values[model] = _to_numpy(declared_values(predictions, everything, metrics))
+        values[model] = _to_numpy(replicate_values(predictions, everything, GROUP_BOUNDS,
+                                                   keys=metrics))
     keys = [m for m in values['A'] if m in values['B'] and (metrics is None or m in metrics)]
     values['B-A'] = {key: values['B'][key] - values['A'][key] for key in keys}
     out = {}
